@@ -1,0 +1,28 @@
+"""Root Typer application: wires the command modules together."""
+
+from __future__ import annotations
+
+import typer
+
+from leadgate.cli import demo_cmd, imports_cmd, leads_cmd, model_cmd, score_cmd
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="leadgate",
+    help="Lead qualification you can read, test on history and explain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(model_cmd.app, name="model")
+app.add_typer(imports_cmd.app, name="import")
+app.command("score")(score_cmd.score)
+app.command("explain")(score_cmd.explain)
+app.command("leads")(leads_cmd.leads)
+app.command("demo")(demo_cmd.demo)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,46 @@
+"""The one place configuration is read: environment variables prefixed ``LEADGATE_``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    """leadgate's settings.
+
+    ``database_url`` defaults to a SQLite file ``leadgate.db`` in the working
+    directory; set ``LEADGATE_DATABASE_URL=postgresql+psycopg://...`` for PostgreSQL.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LEADGATE_", extra="ignore")
+
+    database_url: str = Field(default="sqlite:///leadgate.db")
+    model_path: Path | None = Field(
+        default=None, description="Scoring model used when a command gets no --model."
+    )
+    sql_echo: bool = False
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        value = value.strip()
+        if value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgres://")
+        elif value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "LEADGATE_DATABASE_URL must start with sqlite:// or postgresql:// "
+                f"(got {value.split('://', 1)[0]!r})"
+            )
+        return value
+
+
+def get_settings() -> Settings:
+    """Settings read from the environment now (cheap; tests change the environment)."""
+    return Settings()

@@ -1,0 +1,21 @@
+"""Import every table module so ``Base.metadata`` is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+from leadgate.accounts.models import Account
+from leadgate.db.base import Base
+from leadgate.db.meta import MetaEntry
+from leadgate.events.models import Event
+from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.scorecards.models import StoredScorecard
+
+__all__ = [
+    "Account",
+    "Base",
+    "Event",
+    "Lead",
+    "LeadAlias",
+    "MetaEntry",
+    "StageChange",
+    "StoredScorecard",
+]

@@ -1,0 +1,238 @@
+"""Build the demo database: generate, store, replay history, score, summarise."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from leadgate.accounts.schemas import AccountCreate
+from leadgate.accounts.service import upsert_account
+from leadgate.db.engine import Database, make_engine, open_database, sqlite_path
+from leadgate.db.meta import MetaEntry
+from leadgate.db.models import Base
+from leadgate.demo.simulate import simulate_history
+from leadgate.demo.world import World, generate_world
+from leadgate.events.service import EventRow, insert_event_rows
+from leadgate.exceptions import DemoError
+from leadgate.leads.models import Lead, StageChange
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import change_stage, upsert_lead
+from leadgate.lifecycle import Stage
+from leadgate.scorecards.service import ScoreRun, score_all, stage_counts
+from leadgate.scoring import ScoringModel, default_model
+
+__all__ = ["DEMO_URL", "DemoSummary", "build_demo", "funnel_conversion"]
+
+DEMO_URL = "sqlite:///leadgate-demo.db"
+
+
+@dataclass
+class DemoSummary:
+    """What the demo built and found."""
+
+    database_url: str
+    seed: int
+    accounts: int
+    leads: int
+    events: int
+    start: datetime
+    end: datetime
+    stages: dict[str, int]
+    ever_mql: int
+    ever_sql: int
+    run: ScoreRun
+    by_channel: dict[str, tuple[int, int]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def mql_to_sql(self) -> float | None:
+        return self.ever_sql / self.ever_mql if self.ever_mql else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database_url": make_url(self.database_url).render_as_string(hide_password=True),
+            "seed": self.seed,
+            "accounts": self.accounts,
+            "leads": self.leads,
+            "events": self.events,
+            "history_from": self.start.isoformat(),
+            "history_to": self.end.isoformat(),
+            "stages": self.stages,
+            "ever_mql": self.ever_mql,
+            "ever_sql": self.ever_sql,
+            "mql_to_sql": self.mql_to_sql,
+            "mql_to_sql_by_channel": {
+                channel: {"mql": mql, "sql": sql, "rate": sql / mql if mql else None}
+                for channel, (mql, sql) in self.by_channel.items()
+            },
+            "scoring": self.run.to_dict(),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def _prepare(url: str) -> None:
+    """Make ``url`` ready for a fresh demo, refusing to touch a database that is not a demo."""
+    path = sqlite_path(url)
+    if path is not None:
+        if not path.exists():
+            return
+        if not _is_demo(url):
+            raise DemoError(
+                f"{path} exists and is not a leadgate demo database; refusing to overwrite it. "
+                "Move it away or pass --database-url sqlite:///another-file.db"
+            )
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    engine = make_engine(url)
+    try:
+        tables = set(inspect(engine).get_table_names())
+        if "leads" in tables and not _is_demo(url):
+            with engine.connect() as conn:
+                count = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
+            if count:
+                raise DemoError("the database holds leads and is not a leadgate demo; refusing to overwrite it")
+        if tables:
+            Base.metadata.drop_all(engine)
+            with engine.begin() as conn:
+                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    finally:
+        engine.dispose()
+
+
+def _is_demo(url: str) -> bool:
+    engine = make_engine(url)
+    try:
+        if "meta" not in inspect(engine).get_table_names():
+            return False
+        with engine.connect() as conn:
+            value = conn.execute(text("SELECT value FROM meta WHERE key = 'kind'")).scalar()
+        return value == "demo"
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+def _store_world(db: Database, world: World) -> None:
+    with db.session() as session:
+        session.add(MetaEntry(key="kind", value="demo"))
+        session.add(MetaEntry(key="demo_seed", value=str(world.seed)))
+        for account in world.accounts:
+            upsert_account(
+                session,
+                data=AccountCreate(
+                    id=account.id,
+                    domain=account.domain,
+                    name=account.name,
+                    industry=account.industry,
+                    employees=account.employees,
+                    annual_revenue=account.annual_revenue,
+                    country=account.country,
+                    tier=account.tier,
+                    owner=account.owner,
+                ),
+                now=world.start,
+            )
+        rows: list[EventRow] = []
+        for lead in sorted(world.leads, key=lambda item: item.created_at):
+            upsert_lead(
+                session,
+                data=LeadCreate(
+                    id=lead.id,
+                    email=lead.email,
+                    first_name=lead.first_name,
+                    last_name=lead.last_name,
+                    title=lead.title,
+                    seniority=lead.seniority,
+                    department=lead.department,
+                    country=lead.country,
+                    source=lead.channel,
+                    channel=lead.channel,
+                    campaign=lead.campaign,
+                    stage=Stage(lead.initial_stage),
+                ),
+                now=lead.created_at,
+                actor="demo:signup",
+            )
+            rows.extend(
+                (e.event_id, lead.id, e.type, e.ts, e.channel, e.campaign, e.properties) for e in lead.events
+            )
+        for start in range(0, len(rows), 5000):
+            insert_event_rows(session, rows=rows[start : start + 5000], received_at=world.end)
+
+
+def funnel_conversion(db: Database) -> tuple[int, int, dict[str, tuple[int, int]]]:
+    """Cohort MQL -> SQL: of leads that ever entered MQL, how many ever reached SQL (total and by channel)."""
+    with db.session() as session:
+        mql_ids = set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "mql")))
+        sql_ids = set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "sql"))) & mql_ids
+        channels = dict(
+            session.execute(select(Lead.id, Lead.channel).where(Lead.id.in_(mql_ids))).tuples().all()
+        )
+    by_channel: dict[str, tuple[int, int]] = {}
+    for lead_id in mql_ids:
+        channel = channels.get(lead_id) or "unknown"
+        mql, sql = by_channel.get(channel, (0, 0))
+        by_channel[channel] = (mql + 1, sql + (lead_id in sql_ids))
+    ordered = dict(sorted(by_channel.items(), key=lambda item: -item[1][0]))
+    return len(mql_ids), len(sql_ids), ordered
+
+
+def build_demo(
+    *,
+    url: str = DEMO_URL,
+    seed: int = 7,
+    leads: int = 2400,
+    accounts: int = 360,
+    days: int = 180,
+    end: datetime | None = None,
+    model: ScoringModel | None = None,
+) -> DemoSummary:
+    """Create a fresh demo database at ``url`` and score it; returns the summary."""
+    started = time.perf_counter()
+    model = model or default_model()
+    end = end or datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    _prepare(url)
+    world = generate_world(seed=seed, leads=leads, accounts=accounts, end=end, days=days)
+    db = open_database(url)
+    try:
+        _store_world(db, world)
+        history = simulate_history(world, model, replay_until=end - timedelta(days=7))
+        with db.session() as session:
+            for lead_id, transitions in history.items():
+                lead = session.get(Lead, lead_id)
+                if lead is None:
+                    continue
+                for step in transitions:
+                    change_stage(session, lead=lead, to=step.to, actor=step.actor, at=step.at, reason=step.reason)
+        with db.session() as session:
+            run = score_all(session, model=model, as_of=end)
+        with db.session() as session:
+            stages = stage_counts(session)
+            event_total = session.scalar(select(func.count()).select_from(StageChange))
+        ever_mql, ever_sql, by_channel = funnel_conversion(db)
+    finally:
+        db.dispose()
+    del event_total
+    return DemoSummary(
+        database_url=url,
+        seed=seed,
+        accounts=len(world.accounts),
+        leads=len(world.leads),
+        events=world.event_count,
+        start=world.start,
+        end=end,
+        stages=stages,
+        ever_mql=ever_mql,
+        ever_sql=ever_sql,
+        run=run,
+        by_channel=by_channel,
+        seconds=time.perf_counter() - started,
+    )

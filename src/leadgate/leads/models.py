@@ -1,0 +1,70 @@
+"""Tables of the lead domain: leads, merged-lead aliases and the stage history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadgate.db.base import Base
+from leadgate.db.types import JSONType, UTCDateTime
+
+__all__ = ["Lead", "LeadAlias", "StageChange"]
+
+
+class Lead(Base):
+    """A person. ``email_key`` (lower-cased email) makes two spellings of one address one lead."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    email_key: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(300))
+    seniority: Mapped[str | None] = mapped_column(String(100))
+    department: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(100))
+    source: Mapped[str | None] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(300))
+    do_not_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    account_id: Mapped[str | None] = mapped_column(
+        String(64), ForeignKey("accounts.id", ondelete="SET NULL"), index=True
+    )
+    stage: Mapped[str] = mapped_column(String(32), index=True)
+    stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class LeadAlias(Base):
+    """An id or email key of a lead that was merged into ``lead_id``; references keep resolving."""
+
+    __tablename__ = "lead_aliases"
+
+    alias: Mapped[str] = mapped_column(String(320), primary_key=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class StageChange(Base):
+    """One lifecycle move: from, to, when, who (actor) and why."""
+
+    __tablename__ = "stage_changes"
+    __table_args__ = (Index("ix_stage_changes_lead_at", "lead_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(String(64), ForeignKey("leads.id", ondelete="CASCADE"))
+    from_stage: Mapped[str | None] = mapped_column(String(32))
+    to_stage: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str | None] = mapped_column(Text)

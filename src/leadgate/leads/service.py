@@ -1,0 +1,253 @@
+"""Lead operations: upsert with identity by email, merging, lookups and stage changes.
+
+Keyword-only functions, session first. They flush but never commit: the caller's
+transaction decides, so a stage change and its history row land together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.models import Account
+from leadgate.accounts.service import account_for_domain
+from leadgate.common.ids import new_id
+from leadgate.events.models import Event
+from leadgate.exceptions import LeadgateError, NotFoundError
+from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.leads.schemas import LeadCreate, LeadUpdate
+from leadgate.lifecycle import Stage, check_transition
+from leadgate.scorecards.models import StoredScorecard
+from leadgate.scoring.records import email_domain
+
+__all__ = [
+    "change_stage",
+    "find_lead",
+    "get_lead",
+    "list_leads",
+    "merge_leads",
+    "stage_history",
+    "upsert_lead",
+]
+
+_FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "seniority",
+    "department",
+    "country",
+    "source",
+    "channel",
+    "campaign",
+)
+#: Funnel depth used when two merged leads disagree about their stage.
+_DEPTH = {
+    Stage.DISQUALIFIED: 0,
+    Stage.SUBSCRIBER: 1,
+    Stage.LEAD: 2,
+    Stage.NURTURE: 3,
+    Stage.MQL: 4,
+    Stage.SAL: 5,
+    Stage.SQL: 6,
+    Stage.OPPORTUNITY: 7,
+    Stage.CUSTOMER: 8,
+}
+
+
+def find_lead(session: Session, *, ref: str) -> Lead | None:
+    """A lead by id, email (any case) or the id/email of a lead merged into it."""
+    ref = ref.strip()
+    lead = session.get(Lead, ref)
+    if lead is not None:
+        return lead
+    key = ref.lower()
+    lead = session.scalar(select(Lead).where(Lead.email_key == key))
+    if lead is not None:
+        return lead
+    alias = session.get(LeadAlias, ref) or session.get(LeadAlias, key)
+    return None if alias is None else session.get(Lead, alias.lead_id)
+
+
+def get_lead(session: Session, *, ref: str) -> Lead:
+    """Like :func:`find_lead` but raises NotFoundError."""
+    lead = find_lead(session, ref=ref)
+    if lead is None:
+        raise NotFoundError(f"no lead with id or email {ref!r}")
+    return lead
+
+
+def list_leads(
+    session: Session, *, stage: Stage | None = None, limit: int | None = 50, offset: int = 0
+) -> Sequence[Lead]:
+    """Leads, most recently changed stage first."""
+    query = select(Lead).order_by(Lead.stage_changed_at.desc(), Lead.id)
+    if stage is not None:
+        query = query.where(Lead.stage == stage.value)
+    if limit is not None:
+        query = query.limit(limit).offset(offset)
+    return session.scalars(query).all()
+
+
+def stage_history(session: Session, *, lead_id: str) -> Sequence[StageChange]:
+    """Every stage change of a lead, oldest first."""
+    return session.scalars(
+        select(StageChange).where(StageChange.lead_id == lead_id).order_by(StageChange.at, StageChange.id)
+    ).all()
+
+
+def change_stage(
+    session: Session,
+    *,
+    lead: Lead,
+    to: Stage | str,
+    actor: str,
+    at: datetime,
+    reason: str | None = None,
+) -> StageChange:
+    """Move a lead to ``to`` if the transition table allows it, recording who and why."""
+    target = check_transition(lead.stage, to)
+    change = StageChange(
+        lead_id=lead.id, from_stage=lead.stage, to_stage=target.value, at=at, actor=actor, reason=reason
+    )
+    lead.stage = target.value
+    lead.stage_changed_at = at
+    lead.updated_at = at
+    session.add(change)
+    session.flush()
+    return change
+
+
+def _add_alias(session: Session, *, alias: str, lead_id: str, now: datetime) -> None:
+    existing = session.get(LeadAlias, alias)
+    if existing is None:
+        session.add(LeadAlias(alias=alias, lead_id=lead_id, created_at=now))
+    else:
+        existing.lead_id = lead_id
+
+
+def _apply(session: Session, lead: Lead, data: LeadCreate | LeadUpdate, now: datetime) -> None:
+    for name in _FIELDS:
+        value = getattr(data, name)
+        if value is not None:
+            setattr(lead, name, value)
+    if data.do_not_email is not None:
+        lead.do_not_email = data.do_not_email
+    if data.do_not_call is not None:
+        lead.do_not_call = data.do_not_call
+    if data.attributes:
+        lead.attributes = {**(lead.attributes or {}), **data.attributes}
+    if data.account_id is not None:
+        if session.get(Account, data.account_id) is None:
+            raise NotFoundError(f"unknown account {data.account_id!r}")
+        lead.account_id = data.account_id
+    elif data.account_domain is not None:
+        account = account_for_domain(session, domain=data.account_domain, now=now)
+        if account is None:
+            raise LeadgateError(f"{data.account_domain} is a free-mail domain and cannot be an account")
+        lead.account_id = account.id
+    elif lead.account_id is None:
+        account = account_for_domain(session, domain=email_domain(lead.email), now=now)
+        lead.account_id = None if account is None else account.id
+    lead.updated_at = now
+
+
+def upsert_lead(
+    session: Session, *, data: LeadCreate, now: datetime, actor: str = "system"
+) -> tuple[Lead, bool]:
+    """Create or update the lead this email (any case) or id names; returns (lead, created).
+
+    When the id and the email name two different stored leads, they are one
+    person: the two are merged (events and history kept) before updating.
+    """
+    key = data.email.lower()
+    by_email = session.scalar(select(Lead).where(Lead.email_key == key))
+    if by_email is None:
+        alias = session.get(LeadAlias, key)
+        by_email = None if alias is None else session.get(Lead, alias.lead_id)
+    by_id = find_lead(session, ref=data.id) if data.id is not None else None
+    if by_email is not None and by_id is not None and by_email.id != by_id.id:
+        keep, drop = sorted((by_email, by_id), key=lambda lead: (lead.created_at, lead.id))
+        lead = merge_leads(session, keep=keep, drop=drop, actor=actor, now=now)
+    else:
+        lead = by_email or by_id  # type: ignore[assignment]
+    if lead is None:
+        initial = data.stage or Stage.LEAD
+        lead = Lead(
+            id=data.id or new_id("ld"),
+            email=data.email,
+            email_key=key,
+            stage=initial.value,
+            stage_changed_at=now,
+            do_not_email=False,
+            do_not_call=False,
+            attributes={},
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(lead)
+        session.flush()
+        session.add(
+            StageChange(lead_id=lead.id, from_stage=None, to_stage=initial.value, at=now, actor=actor, reason="created")
+        )
+        _apply(session, lead, data, now)
+        session.flush()
+        return lead, True
+    if data.id is not None and data.id != lead.id:
+        _add_alias(session, alias=data.id, lead_id=lead.id, now=now)
+    if lead.email_key != key:
+        _add_alias(session, alias=lead.email_key, lead_id=lead.id, now=now)
+        lead.email, lead.email_key = data.email, key
+    elif lead.email != data.email:
+        lead.email = data.email
+    _apply(session, lead, data, now)
+    session.flush()
+    return lead, False
+
+
+def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: datetime) -> Lead:
+    """Fold ``drop`` into ``keep``: events, stage history and aliases move over; nothing is lost.
+
+    ``keep``'s values win; its gaps are filled from ``drop``. Consent flags
+    combine (either opt-out is honoured). The deeper funnel stage survives, and
+    the merge itself is written to the stage history.
+    """
+    if keep.id == drop.id:
+        return keep
+    session.flush()
+    session.execute(update(Event).where(Event.lead_id == drop.id).values(lead_id=keep.id))
+    session.execute(update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id))
+    session.execute(update(LeadAlias).where(LeadAlias.lead_id == drop.id).values(lead_id=keep.id))
+    session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id == drop.id))
+    for name in (*_FIELDS, "account_id"):
+        if getattr(keep, name) is None and getattr(drop, name) is not None:
+            setattr(keep, name, getattr(drop, name))
+    keep.attributes = {**(drop.attributes or {}), **(keep.attributes or {})}
+    keep.do_not_email = keep.do_not_email or drop.do_not_email
+    keep.do_not_call = keep.do_not_call or drop.do_not_call
+    before = keep.stage
+    if _DEPTH[Stage(drop.stage)] > _DEPTH[Stage(keep.stage)]:
+        keep.stage = drop.stage
+        keep.stage_changed_at = drop.stage_changed_at
+    session.add(
+        StageChange(
+            lead_id=keep.id,
+            from_stage=before,
+            to_stage=keep.stage,
+            at=now,
+            actor=actor,
+            reason=f"merged lead {drop.id} ({drop.email}) into {keep.id}",
+        )
+    )
+    drop_id, drop_key = drop.id, drop.email_key
+    session.delete(drop)
+    session.flush()
+    _add_alias(session, alias=drop_id, lead_id=keep.id, now=now)
+    if drop_key != keep.email_key:
+        _add_alias(session, alias=drop_key, lead_id=keep.id, now=now)
+    keep.updated_at = now
+    session.flush()
+    return keep

@@ -1,0 +1,81 @@
+"""Stages of the funnel and who may move a lead between them.
+
+The table is explicit on purpose: marketing and sales can read it, and a move
+that is not in it is refused with the allowed targets, never forced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+
+from leadgate.exceptions import TransitionError
+
+__all__ = [
+    "AUTO_QUALIFY_FROM",
+    "TRANSITIONS",
+    "Stage",
+    "allowed_targets",
+    "check_transition",
+    "is_allowed",
+]
+
+
+class Stage(StrEnum):
+    """Funnel stages in their usual order; ``nurture`` holds recycled leads."""
+
+    SUBSCRIBER = "subscriber"
+    LEAD = "lead"
+    MQL = "mql"
+    SAL = "sal"
+    SQL = "sql"
+    OPPORTUNITY = "opportunity"
+    CUSTOMER = "customer"
+    NURTURE = "nurture"
+    DISQUALIFIED = "disqualified"
+
+
+#: Stages from which the scoring model may promote a lead to MQL. A recycled
+#: (nurture) lead qualifies again: there is no once-ever limit.
+AUTO_QUALIFY_FROM = frozenset({Stage.SUBSCRIBER, Stage.LEAD, Stage.NURTURE})
+
+TRANSITIONS: Mapping[Stage, frozenset[Stage]] = {
+    Stage.SUBSCRIBER: frozenset({Stage.LEAD, Stage.MQL, Stage.DISQUALIFIED}),
+    Stage.LEAD: frozenset({Stage.MQL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.MQL: frozenset({Stage.SAL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.SAL: frozenset({Stage.SQL, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.SQL: frozenset({Stage.OPPORTUNITY, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.OPPORTUNITY: frozenset({Stage.CUSTOMER, Stage.NURTURE, Stage.DISQUALIFIED}),
+    Stage.CUSTOMER: frozenset(),
+    Stage.NURTURE: frozenset({Stage.MQL, Stage.LEAD, Stage.DISQUALIFIED}),
+    Stage.DISQUALIFIED: frozenset({Stage.NURTURE}),
+}
+
+
+def allowed_targets(current: Stage | str) -> tuple[Stage, ...]:
+    """Stages reachable from ``current`` in one move, in funnel order."""
+    targets = TRANSITIONS[Stage(current)]
+    return tuple(stage for stage in Stage if stage in targets)
+
+
+def is_allowed(current: Stage | str, target: Stage | str) -> bool:
+    return Stage(target) in TRANSITIONS[Stage(current)]
+
+
+def check_transition(current: Stage | str, target: Stage | str) -> Stage:
+    """Return ``target`` as a Stage, or raise TransitionError naming the allowed targets."""
+    try:
+        to = Stage(target)
+    except ValueError:
+        raise TransitionError(
+            f"unknown stage {target!r}; stages are {', '.join(s.value for s in Stage)}"
+        ) from None
+    source = Stage(current)
+    if to not in TRANSITIONS[source]:
+        allowed = tuple(stage.value for stage in allowed_targets(source))
+        raise TransitionError(
+            f"cannot move a lead from {source.value} to {to.value}; "
+            f"allowed: {', '.join(allowed) or 'none'}",
+            allowed=allowed,
+        )
+    return to

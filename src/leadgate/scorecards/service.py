@@ -1,0 +1,216 @@
+"""Scoring stored leads: evaluate, store scorecards, promote qualifying leads to MQL.
+
+The evaluation itself is the pure evaluator; this module only loads records,
+stores results, and writes the stage changes with their history rows in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.models import Account
+from leadgate.common.ids import utcnow
+from leadgate.events.service import load_event_records
+from leadgate.leads.models import Lead
+from leadgate.leads.service import change_stage
+from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.scorecards.models import StoredScorecard
+from leadgate.scoring.evaluator import Member, evaluate_account
+from leadgate.scoring.nodes import ScoringModel
+from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
+from leadgate.scoring.scorecard import Scorecard
+
+__all__ = [
+    "Qualified",
+    "ScoreRun",
+    "account_record",
+    "counted_events",
+    "lead_record",
+    "qualification_reason",
+    "score_all",
+    "scorecards_for",
+    "stage_counts",
+    "stored_scorecard",
+]
+
+
+@dataclass(frozen=True)
+class Qualified:
+    """A lead that this run moved to MQL."""
+
+    lead_id: str
+    email: str
+    from_stage: str
+    scorecard: Scorecard
+
+
+@dataclass
+class ScoreRun:
+    """What a scoring run did."""
+
+    model: str
+    as_of: datetime
+    leads: int = 0
+    mql_verdicts: int = 0
+    qualified: list[Qualified] = field(default_factory=list)
+    grades: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "as_of": self.as_of.isoformat(),
+            "leads": self.leads,
+            "mql_verdicts": self.mql_verdicts,
+            "moved_to_mql": len(self.qualified),
+            "grades": dict(sorted(self.grades.items())),
+        }
+
+
+def lead_record(lead: Lead) -> LeadRecord:
+    """The evaluator's view of a stored lead."""
+    return LeadRecord(
+        id=lead.id,
+        email=lead.email,
+        first_name=lead.first_name,
+        last_name=lead.last_name,
+        title=lead.title,
+        seniority=lead.seniority,
+        department=lead.department,
+        country=lead.country,
+        source=lead.source,
+        channel=lead.channel,
+        campaign=lead.campaign,
+        do_not_email=lead.do_not_email,
+        do_not_call=lead.do_not_call,
+        account_id=lead.account_id,
+        attributes=lead.attributes or {},
+    )
+
+
+def account_record(account: Account) -> AccountRecord:
+    """The evaluator's view of a stored account."""
+    return AccountRecord(
+        id=account.id,
+        domain=account.domain,
+        name=account.name,
+        industry=account.industry,
+        employees=account.employees,
+        annual_revenue=account.annual_revenue,
+        country=account.country,
+        tier=account.tier,
+        owner=account.owner,
+        attributes=account.attributes or {},
+    )
+
+
+def qualification_reason(card: Scorecard) -> str:
+    """The history-row reason: model version plus the deciding values."""
+    return f"qualified by {card.model_label}: {card.verdict()}; top rules: {card.reasons()}"
+
+
+def stored_scorecard(card: Scorecard, *, computed_at: datetime) -> dict[str, object]:
+    """Column values of a scorecard row."""
+    return {
+        "lead_id": card.lead_id,
+        "model_name": card.model_name,
+        "model_version": card.model_version,
+        "as_of": card.as_of,
+        "scores": card.scores,
+        "grade": card.grade,
+        "mql": card.mql,
+        "breakdown": card.to_dict(),
+        "computed_at": computed_at,
+    }
+
+
+def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
+    """The events that count for a lead's score.
+
+    A recycled lead (stage ``nurture``) starts over: only what it did after
+    sales sent it back counts, so it qualifies again on renewed interest rather
+    than on the engagement sales already judged.
+    """
+    if lead.stage != Stage.NURTURE.value:
+        return events
+    since = lead.stage_changed_at
+    return [event for event in events if event.ts > since]
+
+
+def score_all(
+    session: Session,
+    *,
+    model: ScoringModel,
+    as_of: datetime,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ScoreRun:
+    """Score every lead as of ``as_of``, replace stored scorecards, promote new MQLs.
+
+    Leads whose MQL definition holds move to ``mql`` when their stage allows it
+    (subscriber, lead, nurture); each move gets a history row naming the model
+    version and the deciding values. Recycled leads are scored on their
+    activity since recycling (see :func:`counted_events`).
+    """
+    actor = actor or f"system:{model.label}"
+    leads = session.scalars(select(Lead).order_by(Lead.id)).all()
+    accounts = {account.id: account for account in session.scalars(select(Account))}
+    events = load_event_records(session, until=as_of)
+    by_account: dict[str | None, list[Lead]] = defaultdict(list)
+    for lead in leads:
+        by_account[lead.account_id].append(lead)
+    run = ScoreRun(model=model.label, as_of=as_of)
+    computed_at = utcnow()
+    cards: list[Scorecard] = []
+    done = 0
+    for account_id, members in by_account.items():
+        account = accounts.get(account_id) if account_id is not None else None
+        record = account_record(account) if account is not None else None
+        groups: list[list[Member]]
+        if account is None:
+            groups = [[(lead_record(lead), counted_events(lead, events.get(lead.id, [])))] for lead in members]
+        else:
+            groups = [[(lead_record(lead), counted_events(lead, events.get(lead.id, []))) for lead in members]]
+        for group in groups:
+            cards.extend(evaluate_account(model, record, group, as_of))
+        done += len(members)
+        if progress is not None:
+            progress(done, len(leads))
+    session.execute(delete(StoredScorecard))
+    rows = [stored_scorecard(card, computed_at=computed_at) for card in cards]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(StoredScorecard), rows[start : start + 2000])
+    leads_by_id = {lead.id: lead for lead in leads}
+    for card in cards:
+        run.leads += 1
+        if card.grade is not None:
+            run.grades[card.grade] += 1
+        if not card.mql:
+            continue
+        run.mql_verdicts += 1
+        lead = leads_by_id[card.lead_id]
+        if Stage(lead.stage) in AUTO_QUALIFY_FROM:
+            from_stage = lead.stage
+            change_stage(
+                session, lead=lead, to=Stage.MQL, actor=actor, at=as_of, reason=qualification_reason(card)
+            )
+            run.qualified.append(Qualified(lead.id, lead.email, from_stage, card))
+    return run
+
+
+def stage_counts(session: Session) -> dict[str, int]:
+    """How many leads sit in each stage, in funnel order."""
+    counts = Counter(session.scalars(select(Lead.stage)).all())
+    return {stage.value: counts.get(stage.value, 0) for stage in Stage}
+
+
+def scorecards_for(session: Session, *, lead_ids: Sequence[str]) -> dict[str, StoredScorecard]:
+    """Stored scorecards by lead id."""
+    rows = session.scalars(select(StoredScorecard).where(StoredScorecard.lead_id.in_(list(lead_ids))))
+    return {row.lead_id: row for row in rows}

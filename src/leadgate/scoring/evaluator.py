@@ -1,0 +1,440 @@
+"""The pure evaluator: model + lead + account + events + ``as_of`` -> Scorecard.
+
+No I/O and no clock reads: the caller passes ``as_of``. Events after ``as_of``
+are ignored, so the same call replays any point in the past. Sums use
+``math.fsum`` over a canonical order, so the input order of events never
+changes a result, not even in the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from leadgate.scoring.nodes import (
+    AllOf,
+    AnyOf,
+    AttributeRule,
+    Condition,
+    EventOccurred,
+    EventRule,
+    FieldRef,
+    GradeIn,
+    NotOf,
+    Op,
+    Predicate,
+    RollupGroup,
+    RuleGroup,
+    ScoreTest,
+    ScoringModel,
+    Scope,
+    fold,
+)
+from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
+from leadgate.scoring.scorecard import CheckOutcome, EventContribution, RuleOutcome, Scorecard
+
+__all__ = ["Member", "decay_factor", "evaluate", "evaluate_account", "test_predicate"]
+
+Member = tuple[LeadRecord, Sequence[EventRecord]]
+_SECONDS_PER_DAY = 86_400.0
+
+
+def decay_factor(age_days: float, half_life_days: float | None) -> float:
+    """``0.5 ** (age / half_life)``; 1 when decay is off."""
+    if half_life_days is None:
+        return 1.0
+    return float(0.5 ** (age_days / half_life_days))
+
+
+def evaluate(
+    model: ScoringModel,
+    lead: LeadRecord,
+    account: AccountRecord | None,
+    events: Iterable[EventRecord],
+    as_of: datetime,
+    *,
+    colleagues: Sequence[Member] = (),
+) -> Scorecard:
+    """Score one lead. ``colleagues`` (other leads of the account) feed rollup groups."""
+    members: list[Member] = [(lead, list(events)), *colleagues]
+    return evaluate_account(model, account, members, as_of)[0]
+
+
+def evaluate_account(
+    model: ScoringModel,
+    account: AccountRecord | None,
+    members: Sequence[Member],
+    as_of: datetime,
+) -> list[Scorecard]:
+    """Score every lead of one account together (rollups need all of them)."""
+    _require_aware(as_of)
+    partials = [_Partial.build(model, lead, account, events, as_of) for lead, events in members]
+    rollups: dict[str, float] = {}
+    for group in model.rollup_groups:
+        values = [partial.scores[group.source] for partial in partials]
+        rollups[group.name] = _aggregate(group, values) if values else 0.0
+    return [partial.finish(model, rollups) for partial in partials]
+
+
+def _require_aware(as_of: datetime) -> None:
+    if as_of.tzinfo is None or as_of.utcoffset() is None:
+        raise ValueError("as_of must carry a time zone")
+
+
+def _aggregate(group: RollupGroup, values: list[float]) -> float:
+    if group.how == "max":
+        return max(values)
+    if group.how == "avg":
+        return math.fsum(values) / len(values)
+    return math.fsum(sorted(values))
+
+
+def _clamp(value: float, low: float | None, high: float | None) -> float:
+    if high is not None and value > high:
+        value = high
+    if low is not None and value < low:
+        value = low
+    return value
+
+
+class _Partial:
+    """Rule-group scores of one lead before rollups, grades and the MQL verdict."""
+
+    __slots__ = ("account", "as_of", "events", "lead", "outcomes", "scores", "uncapped")
+
+    def __init__(
+        self,
+        lead: LeadRecord,
+        account: AccountRecord | None,
+        events: list[EventRecord],
+        as_of: datetime,
+    ) -> None:
+        self.lead = lead
+        self.account = account
+        self.events = events
+        self.as_of = as_of
+        self.scores: dict[str, float] = {}
+        self.uncapped: dict[str, float] = {}
+        self.outcomes: list[RuleOutcome] = []
+
+    @classmethod
+    def build(
+        cls,
+        model: ScoringModel,
+        lead: LeadRecord,
+        account: AccountRecord | None,
+        events: Sequence[EventRecord],
+        as_of: datetime,
+    ) -> _Partial:
+        past = sorted(
+            (event for event in events if event.ts <= as_of),
+            key=lambda event: (event.ts, event.id),
+        )
+        partial = cls(lead, account, past, as_of)
+        for group in model.rule_groups:
+            partial._score_group(group)
+        return partial
+
+    def _score_group(self, group: RuleGroup) -> None:
+        contributions = []
+        for rule in group.rules:
+            if isinstance(rule, AttributeRule):
+                outcome = self._attribute_rule(rule)
+            else:
+                outcome = self._event_rule(rule)
+            self.outcomes.append(outcome)
+            contributions.append(outcome.contribution)
+        total = math.fsum(contributions)
+        self.uncapped[group.name] = total
+        self.scores[group.name] = _clamp(total, group.min_points, group.max_points)
+
+    def _attribute_rule(self, rule: AttributeRule) -> RuleOutcome:
+        matched = _holds(rule.when, self, None)
+        return RuleOutcome(
+            rule_id=rule.id,
+            group=rule.group,
+            kind="attribute",
+            points=rule.points,
+            contribution=rule.points if matched else 0.0,
+            matched=matched,
+            description=rule.description,
+        )
+
+    def _event_rule(self, rule: EventRule) -> RuleOutcome:
+        matching: list[tuple[EventRecord, float]] = []
+        for event in self.events:
+            if event.type not in rule.event_types:
+                continue
+            age = _age_days(self.as_of, event.ts)
+            if rule.within_days is not None and age > rule.within_days:
+                continue
+            if rule.where is not None and not _holds(rule.where, self, event):
+                continue
+            matching.append((event, age))
+        counted = matching[::-1]
+        if rule.max_count is not None:
+            counted = counted[: rule.max_count]
+        shares = tuple(
+            EventContribution(
+                event_id=event.id,
+                type=event.type,
+                ts=event.ts,
+                age_days=age,
+                points=rule.points * decay_factor(age, rule.half_life_days),
+            )
+            for event, age in counted
+        )
+        return RuleOutcome(
+            rule_id=rule.id,
+            group=rule.group,
+            kind="event",
+            points=rule.points,
+            contribution=math.fsum(share.points for share in shares),
+            matched=bool(shares),
+            matched_count=len(matching),
+            events=shares,
+            description=rule.description,
+        )
+
+    def finish(self, model: ScoringModel, rollups: Mapping[str, float]) -> Scorecard:
+        scores: dict[str, float] = {}
+        uncapped: dict[str, float] = {}
+        for group in model.groups:
+            if isinstance(group, RollupGroup):
+                uncapped[group.name] = rollups[group.name]
+                scores[group.name] = _clamp(rollups[group.name], group.min_points, group.max_points)
+            else:
+                uncapped[group.name] = self.uncapped[group.name]
+                scores[group.name] = self.scores[group.name]
+        grade = None if model.grades is None else model.grades.grade_for(scores[model.grades.group])
+        checks: list[CheckOutcome] = []
+        mql = False
+        if model.mql is not None:
+            context = _MqlContext(self, scores, grade, checks)
+            mql = _holds(model.mql, self, None, context)
+        return Scorecard(
+            lead_id=self.lead.id,
+            model_name=model.name,
+            model_version=model.version,
+            as_of=self.as_of,
+            scores=scores,
+            uncapped=uncapped,
+            grade=grade,
+            mql=mql,
+            rules=tuple(self.outcomes),
+            checks=tuple(checks),
+        )
+
+
+def _age_days(as_of: datetime, ts: datetime) -> float:
+    return (as_of - ts).total_seconds() / _SECONDS_PER_DAY
+
+
+class _MqlContext:
+    __slots__ = ("checks", "grade", "partial", "scores")
+
+    def __init__(
+        self,
+        partial: _Partial,
+        scores: dict[str, float],
+        grade: str | None,
+        checks: list[CheckOutcome],
+    ) -> None:
+        self.partial = partial
+        self.scores = scores
+        self.grade = grade
+        self.checks = checks
+
+
+def _holds(
+    cond: Condition,
+    partial: _Partial,
+    event: EventRecord | None,
+    mql: _MqlContext | None = None,
+) -> bool:
+    """Evaluate a condition. Inside an MQL definition every leaf is traced (no short cut)."""
+    if isinstance(cond, Predicate):
+        value = _field_value(cond.field, partial, event)
+        passed = test_predicate(cond, value)
+        if mql is not None:
+            mql.checks.append(CheckOutcome(_describe_predicate(cond), passed, _show(value)))
+        return passed
+    if isinstance(cond, AllOf):
+        results = [_holds(child, partial, event, mql) for child in cond.children]
+        return all(results)
+    if isinstance(cond, AnyOf):
+        results = [_holds(child, partial, event, mql) for child in cond.children]
+        return any(results)
+    if isinstance(cond, NotOf):
+        return not _holds(cond.child, partial, event, mql)
+    if mql is None:
+        raise TypeError(f"{type(cond).__name__} is only valid in an MQL definition")
+    if isinstance(cond, ScoreTest):
+        total = math.fsum(mql.scores[name] for name in cond.groups)
+        passed = _compare_number(cond.op, total, cond.operand)
+        label = "score " + "+".join(cond.groups)
+        mql.checks.append(CheckOutcome(f"{label} {_op_text(cond.op, cond.operand)}", passed, f"{total:.1f}"))
+        return passed
+    if isinstance(cond, GradeIn):
+        passed = mql.grade in cond.grades
+        mql.checks.append(CheckOutcome(f"grade in {list(cond.grades)}", passed, str(mql.grade)))
+        return passed
+    if isinstance(cond, EventOccurred):
+        count, latest = _count_occurrences(cond, partial)
+        passed = count >= cond.min_count
+        window = f" within {cond.within_days:g} days" if cond.within_days is not None else ""
+        need = f">= {cond.min_count} of " if cond.min_count > 1 else ""
+        shown = f"{count} (latest {latest:.1f} days ago)" if latest is not None else "0"
+        mql.checks.append(CheckOutcome(f"{need}{'/'.join(cond.types)}{window}", passed, shown))
+        return passed
+    raise TypeError(f"unknown condition node {type(cond).__name__}")
+
+
+def _count_occurrences(cond: EventOccurred, partial: _Partial) -> tuple[int, float | None]:
+    count = 0
+    latest: float | None = None
+    for event in partial.events:
+        if event.type not in cond.types:
+            continue
+        age = _age_days(partial.as_of, event.ts)
+        if cond.within_days is not None and age > cond.within_days:
+            continue
+        if cond.where is not None and not _holds(cond.where, partial, event):
+            continue
+        count += 1
+        latest = age if latest is None else min(latest, age)
+    return count, latest
+
+
+def _field_value(ref: FieldRef, partial: _Partial, event: EventRecord | None) -> Any:
+    if ref.scope is Scope.EVENT:
+        if event is None:
+            raise TypeError(f"{ref.dotted} needs an event")
+        if ref.key is not None:
+            return _lookup(event.properties, ref.key)
+        return getattr(event, ref.name)
+    record: LeadRecord | AccountRecord | None = partial.lead if ref.scope is Scope.LEAD else partial.account
+    if record is None:
+        return None
+    if ref.key is not None:
+        return _lookup(record.attributes, ref.key)
+    return getattr(record, ref.name)
+
+
+def _lookup(values: Mapping[str, Any], key: str) -> Any:
+    """A flat key first (``utm.source`` as one name), then a nested path."""
+    if key in values:
+        return values[key]
+    current: Any = values
+    for part in key.split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _compare_number(op: Op, value: float | None, operand: Any) -> bool:
+    if value is None:
+        return False
+    if op is Op.BETWEEN:
+        low, high = operand
+        return bool(low <= value <= high)
+    if op is Op.GT:
+        return bool(value > operand)
+    if op is Op.GTE:
+        return bool(value >= operand)
+    if op is Op.LT:
+        return bool(value < operand)
+    if op is Op.LTE:
+        return bool(value <= operand)
+    if op is Op.EQ:
+        return bool(value == operand)
+    raise TypeError(f"{op.value} is not a numeric comparison")
+
+
+def _equals(value: Any, operand: Any) -> bool:
+    if isinstance(operand, (int, float)) and not isinstance(operand, bool):
+        number = _as_number(value)
+        return number is not None and number == float(operand)
+    return fold(value) == fold(operand)
+
+
+def test_predicate(pred: Predicate, value: Any) -> bool:
+    """Apply one predicate to a value. A missing value (None) matches only ``exists: false``.
+
+    Text comparisons ignore case; list values (tags) match when any element does.
+    """
+    op = pred.op
+    if op is Op.EXISTS:
+        return (value is not None) == pred.operand
+    if value is None:
+        return False
+    if isinstance(value, (list, tuple)) and op is not Op.CONTAINS:
+        if op in (Op.NE, Op.NOT_IN, Op.NOT_IN_LIST):
+            return all(test_predicate(pred, item) for item in value if item is not None)
+        return any(test_predicate(pred, item) for item in value if item is not None)
+    if op is Op.EQ:
+        return _equals(value, pred.operand)
+    if op is Op.NE:
+        return not _equals(value, pred.operand)
+    if op in (Op.IN, Op.IN_LIST):
+        return fold(value) in pred.members
+    if op in (Op.NOT_IN, Op.NOT_IN_LIST):
+        return fold(value) not in pred.members
+    if op in (Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN):
+        return _compare_number(op, _as_number(value), pred.operand)
+    if op is Op.CONTAINS:
+        if isinstance(value, (list, tuple)):
+            return any(_equals(item, pred.operand) for item in value)
+        return str(pred.operand).casefold() in str(value).casefold()
+    if op is Op.STARTS_WITH:
+        return str(value).casefold().startswith(str(pred.operand).casefold())
+    if op is Op.ENDS_WITH:
+        return str(value).casefold().endswith(str(pred.operand).casefold())
+    if op is Op.REGEX:
+        pattern = pred.pattern or re.compile(str(pred.operand), re.IGNORECASE)
+        return pattern.search(str(value)) is not None
+    raise TypeError(f"unknown operator {op}")
+
+
+def _op_text(op: Op, operand: Any) -> str:
+    symbols = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<=", Op.EQ: "=", Op.NE: "!="}
+    if op in symbols:
+        return f"{symbols[op]} {operand:g}" if isinstance(operand, float) else f"{symbols[op]} {operand!r}"
+    if op is Op.BETWEEN:
+        low, high = operand
+        return f"between {low:g} and {high:g}"
+    return f"{op.value} {operand!r}"
+
+
+def _describe_predicate(pred: Predicate) -> str:
+    if pred.list_name is not None:
+        return f"{pred.field.dotted} {pred.op.value} {pred.list_name}"
+    if isinstance(pred.operand, tuple) and pred.op is not Op.BETWEEN:
+        return f"{pred.field.dotted} {pred.op.value} {list(pred.operand)}"
+    return f"{pred.field.dotted} {_op_text(pred.op, pred.operand)}"
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,126 @@
+"""What an evaluation returns: scores, grade, MQL verdict, and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+__all__ = ["CheckOutcome", "EventContribution", "RuleOutcome", "Scorecard"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventContribution:
+    """One event's share of a rule's points after decay."""
+
+    event_id: str
+    type: str
+    ts: datetime
+    age_days: float
+    points: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "ts": self.ts.isoformat(),
+            "age_days": round(self.age_days, 4),
+            "points": self.points,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RuleOutcome:
+    """A rule's contribution to its group and the evidence behind it.
+
+    ``matched_count`` counts every matching event; ``events`` holds only those
+    that counted (the ``max_count`` most recent).
+    """
+
+    rule_id: str
+    group: str
+    kind: str
+    points: float
+    contribution: float
+    matched: bool
+    matched_count: int = 0
+    events: tuple[EventContribution, ...] = ()
+    description: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "group": self.group,
+            "kind": self.kind,
+            "points": self.points,
+            "contribution": self.contribution,
+            "matched": self.matched,
+            "matched_count": self.matched_count,
+            "events": [event.to_dict() for event in self.events],
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CheckOutcome:
+    """One leaf of the MQL definition with the value it saw."""
+
+    check: str
+    passed: bool
+    value: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "passed": self.passed, "value": self.value}
+
+
+@dataclass(frozen=True, slots=True)
+class Scorecard:
+    """The full result of evaluating one lead against one model at one instant."""
+
+    lead_id: str
+    model_name: str
+    model_version: int
+    as_of: datetime
+    scores: dict[str, float]
+    uncapped: dict[str, float]
+    grade: str | None
+    mql: bool
+    rules: tuple[RuleOutcome, ...]
+    checks: tuple[CheckOutcome, ...]
+
+    @property
+    def model_label(self) -> str:
+        return f"{self.model_name}@v{self.model_version}"
+
+    def top_rules(self, limit: int = 3) -> list[RuleOutcome]:
+        """The rules that moved the score most, largest absolute contribution first."""
+        active = [rule for rule in self.rules if rule.matched and rule.contribution != 0]
+        active.sort(key=lambda rule: (-abs(rule.contribution), rule.rule_id))
+        return active[:limit]
+
+    def reasons(self, limit: int = 3) -> str:
+        """A one-line human summary: the strongest rules with their points."""
+        parts = [f"{rule.rule_id} {rule.contribution:+.1f}" for rule in self.top_rules(limit)]
+        return ", ".join(parts) if parts else "no rule matched"
+
+    def verdict(self) -> str:
+        """The deciding MQL checks and their values, in one line."""
+        return "; ".join(
+            f"{check.check} = {check.value} ({'yes' if check.passed else 'no'})"
+            for check in self.checks
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lead_id": self.lead_id,
+            "model": self.model_label,
+            "model_name": self.model_name,
+            "model_version": self.model_version,
+            "as_of": self.as_of.isoformat(),
+            "scores": dict(self.scores),
+            "uncapped": dict(self.uncapped),
+            "grade": self.grade,
+            "mql": self.mql,
+            "rules": [rule.to_dict() for rule in self.rules],
+            "checks": [check.to_dict() for check in self.checks],
+        }
