@@ -1,4 +1,4 @@
-"""The error hierarchy: every error leadgate raises on purpose derives from :class:`LeadgateError`."""
+"""The error hierarchy: every deliberate leadgate error derives from :class:`LeadgateError`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = [
     "ModelError",
     "NotFoundError",
     "TransitionError",
-    "UnsupportedConstruct",
+    "UnsupportedConstructError",
 ]
 
 
@@ -50,7 +50,7 @@ class ModelError(LeadgateError):
         return {"file": self.file, "path": self.path, "line": self.line, "message": self.message}
 
 
-class UnsupportedConstruct(LeadgateError):
+class UnsupportedConstructError(LeadgateError):
     """A back end cannot express a model construct; never silently approximated."""
 
 

@@ -20,7 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-MapOption = typer.Option(None, "--map", help="Column mapping YAML (columns, constants, values, assume_tz).")
+MapOption = typer.Option(
+    None, "--map", help="Column mapping YAML (columns, constants, values, assume_tz)."
+)
 FormatOption = typer.Option(None, "--format", help="csv or jsonl (default: from the extension).")
 TzOption = typer.Option(
     None,
@@ -28,7 +30,9 @@ TzOption = typer.Option(
     help="Time zone of timestamps written without one (e.g. UTC, Europe/Prague). "
     "Without it such timestamps are rejected.",
 )
-RejectsOption = typer.Option(None, "--rejects", help="Where to write rejected rows (default: ./NAME.rejects.csv).")
+RejectsOption = typer.Option(
+    None, "--rejects", help="Where to write rejected rows (default: ./NAME.rejects.csv)."
+)
 
 
 def _run(
@@ -130,7 +134,9 @@ def accounts(
 
 @app.command("events")
 def events(
-    file: Path = typer.Argument(..., help="CSV or JSONL file of events (type, occurred_at, lead_id or email)."),
+    file: Path = typer.Argument(
+        ..., help="CSV or JSONL file of events (type, occurred_at, lead_id or email)."
+    ),
     mapping: Path | None = MapOption,
     fmt: str | None = FormatOption,
     assume_tz: str | None = TzOption,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 from sqlalchemy import select
@@ -41,7 +43,7 @@ def leads(
                         select(Account.id, Account.name).where(Account.id.in_(account_ids))
                     )
                 }
-                items = [
+                items: list[dict[str, Any]] = [
                     {
                         "id": lead.id,
                         "email": lead.email,
@@ -60,10 +62,20 @@ def leads(
     if as_json:
         emit_json({"ok": True, "count": len(items), "leads": items})
         return
-    table = Table("email", "account", "stage", "since", "channel", "scores", "grade")
+    table = Table()
+    table.add_column("email", no_wrap=True)
+    for name in ("account", "stage", "since", "channel", "scores", "grade"):
+        table.add_column(name)
     for item in items:
         scores = " ".join(f"{k} {v:.0f}" for k, v in (item["scores"] or {}).items()) or "not scored"
-        table.add_row(item["email"], item["account"] or "-", item["stage"], str(item["stage_changed_at"])[:10],
-                      item["channel"] or "-", scores, item["grade"] or "-")
+        table.add_row(
+            item["email"],
+            item["account"] or "-",
+            item["stage"],
+            str(item["stage_changed_at"])[:10],
+            item["channel"] or "-",
+            scores,
+            item["grade"] or "-",
+        )
     console.print(table)
     console.print(f"{len(items)} lead(s)")

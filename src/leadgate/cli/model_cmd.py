@@ -54,7 +54,9 @@ def check(
     tree = Tree(f"[bold green]valid[/] {model.label}  ({file})")
     for group in model.groups:
         if isinstance(group, RollupGroup):
-            tree.add(f"[bold]{group.name}[/]: {group.how} of {group.source} over the account's leads")
+            tree.add(
+                f"[bold]{group.name}[/]: {group.how} of {group.source} over the account's leads"
+            )
             continue
         cap = f" (max {group.max_points:g})" if group.max_points is not None else ""
         branch = tree.add(f"[bold]{group.name}[/]{cap}")
@@ -63,10 +65,14 @@ def check(
                 branch.add(f"{rule.id}: {rule.points:+g}")
             else:
                 decay = (
-                    f", half-life {rule.half_life_days:g}d" if rule.half_life_days is not None else ", no decay"
+                    f", half-life {rule.half_life_days:g}d"
+                    if rule.half_life_days is not None
+                    else ", no decay"
                 )
                 limit = f", at most {rule.max_count}" if rule.max_count is not None else ""
-                branch.add(f"{rule.id}: {rule.points:+g} per {'/'.join(rule.event_types)}{decay}{limit}")
+                branch.add(
+                    f"{rule.id}: {rule.points:+g} per {'/'.join(rule.event_types)}{decay}{limit}"
+                )
     if model.grades is not None:
         bands = ", ".join(f"{label} >= {lower:g}" for label, lower in model.grades.bands)
         tree.add(f"grades on {model.grades.group}: {bands}, else {model.grades.otherwise}")

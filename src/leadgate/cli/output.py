@@ -47,7 +47,9 @@ def emit_json(payload: Any) -> None:
     sys.stdout.write(json.dumps(payload, indent=2, default=str, ensure_ascii=False) + "\n")
 
 
-def fail(message: str, *, as_json: bool, detail: dict[str, Any] | None = None, code: int = EXIT_BAD_INPUT) -> NoReturn:
+def fail(
+    message: str, *, as_json: bool, detail: dict[str, Any] | None = None, code: int = EXIT_BAD_INPUT
+) -> NoReturn:
     """Report one error (stderr, or a JSON object on stdout) and exit non-zero."""
     if as_json:
         emit_json({"ok": False, "error": {"message": message, **(detail or {})}})
@@ -96,7 +98,12 @@ def parse_as_of(value: str | None) -> datetime:
 def progress_columns() -> tuple[Any, ...]:
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 
-    return (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    return (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
 
 
 Callback = Callable[..., Any]

@@ -8,7 +8,9 @@ from typing import Any
 import typer
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import select
 
+from leadgate.accounts.models import Account
 from leadgate.cli.output import (
     JsonOption,
     console,
@@ -20,17 +22,19 @@ from leadgate.cli.output import (
     resolve_model,
 )
 from leadgate.events.service import load_event_records
+from leadgate.leads.models import Lead
 from leadgate.leads.service import get_lead, stage_history
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import account_record, lead_record, score_all
 from leadgate.scoring import evaluate
-from leadgate.accounts.models import Account
-from leadgate.leads.models import Lead
-from sqlalchemy import select
 
 __all__ = ["explain", "render_breakdown", "score"]
 
-ModelOption = typer.Option(None, "--model", help="Scoring model YAML (default: LEADGATE_MODEL_PATH or the shipped b2b-default).")
+ModelOption = typer.Option(
+    None,
+    "--model",
+    help="Scoring model YAML (default: LEADGATE_MODEL_PATH or the shipped b2b-default).",
+)
 AsOfOption = typer.Option(None, "--as-of", help="Score as of this ISO 8601 instant (default: now).")
 
 
@@ -45,7 +49,9 @@ def score(
         when = parse_as_of(as_of)
         db = database()
         try:
-            with Progress(*progress_columns(), console=console, transient=True, disable=as_json) as progress:
+            with Progress(
+                *progress_columns(), console=console, transient=True, disable=as_json
+            ) as progress:
                 task = progress.add_task("scoring", total=None)
 
                 def advance(done: int, total: int) -> None:
@@ -58,21 +64,31 @@ def score(
     if as_json:
         payload = run.to_dict()
         payload["qualified"] = [
-            {"lead_id": q.lead_id, "email": q.email, "from": q.from_stage, "scores": q.scorecard.scores,
-             "grade": q.scorecard.grade, "reasons": q.scorecard.reasons(), "verdict": q.scorecard.verdict()}
+            {
+                "lead_id": q.lead_id,
+                "email": q.email,
+                "from": q.from_stage,
+                "scores": q.scorecard.scores,
+                "grade": q.scorecard.grade,
+                "reasons": q.scorecard.reasons(),
+                "verdict": q.scorecard.verdict(),
+            }
             for q in run.qualified
         ]
         emit_json({"ok": True, **payload})
         return
     console.print(
-        f"scored [bold]{run.leads:,}[/] leads with {run.model} as of {run.as_of:%Y-%m-%d %H:%M} UTC: "
-        f"{run.mql_verdicts:,} meet the MQL definition, [bold green]{len(run.qualified):,}[/] moved to MQL now"
+        f"scored [bold]{run.leads:,}[/] leads with {run.model} "
+        f"as of {run.as_of:%Y-%m-%d %H:%M} UTC: {run.mql_verdicts:,} meet the MQL definition, "
+        f"[bold green]{len(run.qualified):,}[/] moved to MQL now"
     )
     if run.qualified:
         table = Table("lead", "from", "scores", "grade", "why")
         for q in run.qualified[:15]:
             scores = " ".join(f"{k} {v:.0f}" for k, v in q.scorecard.scores.items())
-            table.add_row(q.email, q.from_stage, scores, q.scorecard.grade or "-", q.scorecard.reasons())
+            table.add_row(
+                q.email, q.from_stage, scores, q.scorecard.grade or "-", q.scorecard.reasons()
+            )
         console.print(table)
         if len(run.qualified) > 15:
             console.print(f"... and {len(run.qualified) - 15:,} more (leadgate leads --stage mql)")
@@ -80,8 +96,14 @@ def score(
 
 def explain(
     lead_ref: str = typer.Argument(..., metavar="LEAD", help="Lead id or email."),
-    model_file: Path | None = typer.Option(None, "--model", help="Recompute with this model instead of showing the stored scorecard."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Recompute as of this instant instead of showing the stored scorecard."),
+    model_file: Path | None = typer.Option(
+        None, "--model", help="Recompute with this model instead of showing the stored scorecard."
+    ),
+    as_of: str | None = typer.Option(
+        None,
+        "--as-of",
+        help="Recompute as of this instant instead of showing the stored scorecard.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Why does this lead have its score? Every rule, its points and the events behind them."""
@@ -99,49 +121,87 @@ def explain(
                     when = parse_as_of(as_of)
                     colleagues_ids = []
                     if account is not None:
-                        colleagues_ids = list(session.scalars(
-                            select(Lead.id).where(Lead.account_id == account.id, Lead.id != lead.id)
-                        ))
-                    events = load_event_records(session, lead_ids=[lead.id, *colleagues_ids], until=when)
+                        colleagues_ids = list(
+                            session.scalars(
+                                select(Lead.id).where(
+                                    Lead.account_id == account.id, Lead.id != lead.id
+                                )
+                            )
+                        )
+                    events = load_event_records(
+                        session, lead_ids=[lead.id, *colleagues_ids], until=when
+                    )
                     colleagues = [
                         (lead_record(session.get(Lead, other)), events.get(other, []))  # type: ignore[arg-type]
                         for other in colleagues_ids
                     ]
                     card = evaluate(
-                        model, lead_record(lead), account_record(account) if account else None,
-                        events.get(lead.id, []), when, colleagues=colleagues,
+                        model,
+                        lead_record(lead),
+                        account_record(account) if account else None,
+                        events.get(lead.id, []),
+                        when,
+                        colleagues=colleagues,
                     )
                     breakdown, source = card.to_dict(), "computed"
                 history = [
-                    {"at": change.at.isoformat(), "from": change.from_stage, "to": change.to_stage,
-                     "actor": change.actor, "reason": change.reason}
+                    {
+                        "at": change.at.isoformat(),
+                        "from": change.from_stage,
+                        "to": change.to_stage,
+                        "actor": change.actor,
+                        "reason": change.reason,
+                    }
                     for change in stage_history(session, lead_id=lead.id)
                 ]
                 info = {
-                    "id": lead.id, "email": lead.email, "stage": lead.stage,
-                    "account": None if account is None else {
-                        "id": account.id, "name": account.name, "domain": account.domain,
-                        "industry": account.industry, "employees": account.employees, "country": account.country,
+                    "id": lead.id,
+                    "email": lead.email,
+                    "stage": lead.stage,
+                    "account": None
+                    if account is None
+                    else {
+                        "id": account.id,
+                        "name": account.name,
+                        "domain": account.domain,
+                        "industry": account.industry,
+                        "employees": account.employees,
+                        "country": account.country,
                     },
                 }
         finally:
             db.dispose()
     if as_json:
-        emit_json({"ok": True, "lead": info, "source": source, "scorecard": breakdown, "history": history})
+        emit_json(
+            {"ok": True, "lead": info, "source": source, "scorecard": breakdown, "history": history}
+        )
         return
     render_breakdown(info, breakdown, source, history)
 
 
-def render_breakdown(info: dict[str, Any], card: dict[str, Any], source: str, history: list[dict[str, Any]]) -> None:
+def render_breakdown(
+    info: dict[str, Any], card: dict[str, Any], source: str, history: list[dict[str, Any]]
+) -> None:
     """Print a scorecard breakdown for people."""
     account = info.get("account")
     company = ""
     if account:
-        details = ", ".join(str(v) for v in (account.get("industry"), account.get("employees") and f"{account['employees']} employees", account.get("country")) if v)
+        details = ", ".join(
+            str(v)
+            for v in (
+                account.get("industry"),
+                account.get("employees") and f"{account['employees']} employees",
+                account.get("country"),
+            )
+            if v
+        )
         company = f" at [bold]{account.get('name') or account.get('domain')}[/]"
         company += f" ({details})" if details else ""
     console.print(f"[bold]{info['email']}[/] ({info['id']}){company}", highlight=False)
-    console.print(f"stage [bold]{info['stage']}[/]; {source} scorecard from {card['model']} as of {card['as_of']}")
+    console.print(
+        f"stage [bold]{info['stage']}[/]; {source} scorecard from {card['model']} "
+        f"as of {card['as_of']}"
+    )
     scores = "  ".join(f"{name} [bold]{value:.1f}[/]" for name, value in card["scores"].items())
     grade = f"  grade [bold]{card['grade']}[/]" if card.get("grade") else ""
     console.print(scores + grade)
@@ -162,11 +222,25 @@ def render_breakdown(info: dict[str, Any], card: dict[str, Any], source: str, hi
             counted = len(events)
             total = rule["matched_count"]
             of = f"{counted} of {total}" if total != counted else f"{counted}"
-            evidence = f"{of} {latest['type']} event(s), latest {latest['ts'][:10]} ({latest['age_days']:.1f} d ago)"
+            evidence = (
+                f"{of} {latest['type']} event(s), latest {latest['ts'][:10]} "
+                f"({latest['age_days']:.1f} d ago)"
+            )
         style = "" if rule["matched"] else "dim"
-        table.add_row(rule["group"], rule["rule_id"], f"{rule['points']:+g}", f"{rule['contribution']:+.1f}", evidence, style=style)
+        table.add_row(
+            rule["group"],
+            rule["rule_id"],
+            f"{rule['points']:+g}",
+            f"{rule['contribution']:+.1f}",
+            evidence,
+            style=style,
+        )
     console.print(table)
     if history:
         console.print("[bold]stage history[/]")
         for change in history:
-            console.print(f"  {change['at'][:16]}  {change['from'] or '-'} -> {change['to']}  by {change['actor']}: {change['reason'] or ''}", highlight=False)
+            console.print(
+                f"  {change['at'][:16]}  {change['from'] or '-'} -> {change['to']}  "
+                f"by {change['actor']}: {change['reason'] or ''}",
+                highlight=False,
+            )

@@ -55,7 +55,9 @@ def parse_timezone(name: str) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Prague") from None
+        raise ValueError(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Prague"
+        ) from None
 
 
 def parse_timestamp(value: Any, *, assume_tz: tzinfo | None = None) -> datetime:

@@ -30,7 +30,11 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other back ends and in-memory SQLite."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 

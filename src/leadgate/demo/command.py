@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from sqlalchemy.engine import make_url
 from rich.table import Table
+from sqlalchemy.engine import make_url
 
 from leadgate.cli.output import JsonOption, console, emit_json, guard
 from leadgate.db.engine import sqlite_path
@@ -19,7 +19,9 @@ _TYPICAL = (0.10, 0.15)
 
 def demo(
     database_url: str = typer.Option(
-        DEMO_URL, "--database-url", help="Where to build the demo (never overwrites a non-demo database)."
+        DEMO_URL,
+        "--database-url",
+        help="Where to build the demo (never overwrites a non-demo database).",
     ),
     seed: int = typer.Option(7, "--seed", help="Random seed; the same seed builds the same world."),
     leads: int = typer.Option(2400, "--leads", min=10, help="How many leads to generate."),
@@ -30,7 +32,9 @@ def demo(
     """Create a fresh demo database with months of history, score it, and summarise."""
     with guard(as_json):
         if not as_json:
-            console.print(f"building the demo world ({leads:,} leads, {accounts:,} accounts, {days} days)...")
+            console.print(
+                f"building the demo world ({leads:,} leads, {accounts:,} accounts, {days} days)..."
+            )
         summary = build_demo(url=database_url, seed=seed, leads=leads, accounts=accounts, days=days)
     if as_json:
         emit_json({"ok": True, **summary.to_dict()})
@@ -49,7 +53,8 @@ def render_summary(summary: DemoSummary) -> None:
     """Print the demo summary for people."""
     console.print(
         f"[bold]{summary.leads:,}[/] leads at [bold]{summary.accounts:,}[/] accounts, "
-        f"[bold]{summary.events:,}[/] events from {summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}"
+        f"[bold]{summary.events:,}[/] events "
+        f"from {summary.start:%Y-%m-%d} to {summary.end:%Y-%m-%d}"
     )
     stages = Table("stage", "leads", title="leads by stage")
     for stage, count in summary.stages.items():
@@ -60,19 +65,30 @@ def render_summary(summary: DemoSummary) -> None:
         low, high = _TYPICAL
         note = "within" if low <= rate <= high else "below" if rate < low else "above"
         console.print(
-            f"MQL to SQL: [bold]{summary.ever_sql}[/] of [bold]{summary.ever_mql}[/] leads that became MQL "
+            f"MQL to SQL: [bold]{summary.ever_sql}[/] of [bold]{summary.ever_mql}[/] "
+            "leads that became MQL "
             f"reached SQL = [bold]{rate:.1%}[/] ({note} the 10-15 % often quoted as typical)"
         )
-        channels = Table("channel", "MQLs", "SQLs", "MQL to SQL", title="by channel (cohort: ever MQL -> ever SQL)")
+        channels = Table(
+            "channel",
+            "MQLs",
+            "SQLs",
+            "MQL to SQL",
+            title="by channel (cohort: ever MQL -> ever SQL)",
+        )
         for channel, (mql, sql) in summary.by_channel.items():
             channels.add_row(channel, str(mql), str(sql), f"{sql / mql:.0%}" if mql else "-")
         console.print(channels)
     run = summary.run
     console.print(
         f"scored with [bold]{run.model}[/] as of {run.as_of:%Y-%m-%d %H:%M} UTC: "
-        f"{run.mql_verdicts} leads meet the MQL definition; [bold green]{len(run.qualified)}[/] became MQL just now"
+        f"{run.mql_verdicts} leads meet the MQL definition; "
+        f"[bold green]{len(run.qualified)}[/] became MQL just now"
     )
-    top = sorted(run.qualified, key=lambda q: -sum(q.scorecard.scores.get(g, 0.0) for g in ("fit", "engagement")))
+    top = sorted(
+        run.qualified,
+        key=lambda q: -sum(q.scorecard.scores.get(g, 0.0) for g in ("fit", "engagement")),
+    )
     if top:
         table = Table("lead", "fit", "engagement", "grade", "why", title="top new MQLs")
         for q in top[:10]:

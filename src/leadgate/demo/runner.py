@@ -97,7 +97,9 @@ def _prepare(url: str) -> None:
             with engine.connect() as conn:
                 count = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
             if count:
-                raise DemoError("the database holds leads and is not a leadgate demo; refusing to overwrite it")
+                raise DemoError(
+                    "the database holds leads and is not a leadgate demo; refusing to overwrite it"
+                )
         if tables:
             Base.metadata.drop_all(engine)
             with engine.begin() as conn:
@@ -162,20 +164,32 @@ def _store_world(db: Database, world: World) -> None:
                 actor="demo:signup",
             )
             rows.extend(
-                (e.event_id, lead.id, e.type, e.ts, e.channel, e.campaign, e.properties) for e in lead.events
+                (e.event_id, lead.id, e.type, e.ts, e.channel, e.campaign, e.properties)
+                for e in lead.events
             )
         for start in range(0, len(rows), 5000):
             insert_event_rows(session, rows=rows[start : start + 5000], received_at=world.end)
 
 
 def funnel_conversion(db: Database) -> tuple[int, int, dict[str, tuple[int, int]]]:
-    """Cohort MQL -> SQL: of leads that ever entered MQL, how many ever reached SQL (total and by channel)."""
+    """Cohort MQL -> SQL: of the leads that ever entered MQL, how many ever reached SQL.
+
+    Returns (ever MQL, ever SQL, {channel: (MQL, SQL)}).
+    """
     with db.session() as session:
-        mql_ids = set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "mql")))
-        sql_ids = set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "sql"))) & mql_ids
-        channels = dict(
-            session.execute(select(Lead.id, Lead.channel).where(Lead.id.in_(mql_ids))).tuples().all()
+        mql_ids = set(
+            session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "mql"))
         )
+        sql_ids = (
+            set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "sql")))
+            & mql_ids
+        )
+        channels = {
+            lead_id: channel
+            for lead_id, channel in session.execute(
+                select(Lead.id, Lead.channel).where(Lead.id.in_(mql_ids))
+            )
+        }
     by_channel: dict[str, tuple[int, int]] = {}
     for lead_id in mql_ids:
         channel = channels.get(lead_id) or "unknown"
@@ -211,7 +225,14 @@ def build_demo(
                 if lead is None:
                     continue
                 for step in transitions:
-                    change_stage(session, lead=lead, to=step.to, actor=step.actor, at=step.at, reason=step.reason)
+                    change_stage(
+                        session,
+                        lead=lead,
+                        to=step.to,
+                        actor=step.actor,
+                        at=step.at,
+                        reason=step.reason,
+                    )
         with db.session() as session:
             run = score_all(session, model=model, as_of=end)
         with db.session() as session:

@@ -17,7 +17,13 @@ from leadgate.scorecards.service import qualification_reason
 from leadgate.scoring import AccountRecord, EventRecord, LeadRecord, ScoringModel, evaluate
 from leadgate.scoring.scorecard import Scorecard
 
-__all__ = ["Transition", "account_record_of", "event_records_of", "lead_record_of", "simulate_history"]
+__all__ = [
+    "Transition",
+    "account_record_of",
+    "event_records_of",
+    "lead_record_of",
+    "simulate_history",
+]
 
 NURTURE_REASONS = ("not ready to buy", "no budget this year", "timing: revisit next quarter")
 DISQUALIFY_REASONS = ("student", "competitor", "bad fit: too small", "job seeker")
@@ -95,7 +101,9 @@ def _sales_outcome(
     Sales is warier of a lead it already sent back: each earlier attempt lowers
     the chance of acceptance.
     """
-    rep = lead.account.owner if lead.account is not None and lead.account.owner else rng.choice(REPS)
+    rep = (
+        lead.account.owner if lead.account is not None and lead.account.owner else rng.choice(REPS)
+    )
     steps: list[Transition] = []
     at = mql_at + timedelta(hours=rng.uniform(1, 60))
     intent = lead.intent

@@ -31,8 +31,15 @@ INDUSTRIES = (
     ("education", 0.05),
 )
 COUNTRIES = (
-    ("CZ", 0.24), ("SK", 0.10), ("DE", 0.18), ("AT", 0.07), ("PL", 0.10),
-    ("GB", 0.09), ("US", 0.10), ("FR", 0.06), ("NL", 0.06),
+    ("CZ", 0.24),
+    ("SK", 0.10),
+    ("DE", 0.18),
+    ("AT", 0.07),
+    ("PL", 0.10),
+    ("GB", 0.09),
+    ("US", 0.10),
+    ("FR", 0.06),
+    ("NL", 0.06),
 )
 #: channel -> (share of leads, mean buying intent, campaigns)
 CHANNELS: dict[str, tuple[float, float, tuple[str, ...]]] = {
@@ -47,28 +54,124 @@ CHANNELS: dict[str, tuple[float, float, tuple[str, ...]]] = {
     "newsletter": (0.11, 0.15, ("newsletter-signup",)),
 }
 SENIORITY = (
-    ("c-level", 0.07), ("vp", 0.07), ("director", 0.14), ("manager", 0.27),
-    ("senior", 0.20), ("individual", 0.20), ("student", 0.05),
+    ("c-level", 0.07),
+    ("vp", 0.07),
+    ("director", 0.14),
+    ("manager", 0.27),
+    ("senior", 0.20),
+    ("individual", 0.20),
+    ("student", 0.05),
 )
 DEPARTMENTS = ("operations", "it", "finance", "sales", "marketing", "engineering", "procurement")
 FIRST = (
-    "Jana", "Petr", "Lucie", "Tomas", "Eva", "Martin", "Katerina", "Jakub", "Anna", "Pavel",
-    "Lena", "Jonas", "Marta", "Lukas", "Zuzana", "Michal", "Sarah", "James", "Emma", "Oliver",
-    "Hannah", "Felix", "Agnieszka", "Piotr", "Sophie", "Lucas", "Clara", "Maximilian", "Ewa", "David",
+    "Jana",
+    "Petr",
+    "Lucie",
+    "Tomas",
+    "Eva",
+    "Martin",
+    "Katerina",
+    "Jakub",
+    "Anna",
+    "Pavel",
+    "Lena",
+    "Jonas",
+    "Marta",
+    "Lukas",
+    "Zuzana",
+    "Michal",
+    "Sarah",
+    "James",
+    "Emma",
+    "Oliver",
+    "Hannah",
+    "Felix",
+    "Agnieszka",
+    "Piotr",
+    "Sophie",
+    "Lucas",
+    "Clara",
+    "Maximilian",
+    "Ewa",
+    "David",
 )
 LAST = (
-    "Novak", "Svoboda", "Novotna", "Dvorak", "Cerna", "Prochazka", "Kucera", "Vesela", "Horak",
-    "Muller", "Schmidt", "Weber", "Wagner", "Kowalski", "Nowak", "Smith", "Brown", "Taylor",
-    "Dubois", "Martin", "de Vries", "Jansen", "Bauer", "Huber", "Kovac", "Varga", "Fischer",
+    "Novak",
+    "Svoboda",
+    "Novotna",
+    "Dvorak",
+    "Cerna",
+    "Prochazka",
+    "Kucera",
+    "Vesela",
+    "Horak",
+    "Muller",
+    "Schmidt",
+    "Weber",
+    "Wagner",
+    "Kowalski",
+    "Nowak",
+    "Smith",
+    "Brown",
+    "Taylor",
+    "Dubois",
+    "Martin",
+    "de Vries",
+    "Jansen",
+    "Bauer",
+    "Huber",
+    "Kovac",
+    "Varga",
+    "Fischer",
 )
 NAME_A = (
-    "Tatra", "Morava", "Vltava", "Nordic", "Alpen", "Baltic", "Danube", "Carpat", "Iron",
-    "Blue", "Silver", "Prime", "Vector", "Atlas", "Orbit", "Kestrel", "Falcon", "Granite",
-    "Beskyd", "Krkonose", "Rhein", "Elbe", "Oder", "Summit", "Pioneer", "Zenith", "Helix",
+    "Tatra",
+    "Morava",
+    "Vltava",
+    "Nordic",
+    "Alpen",
+    "Baltic",
+    "Danube",
+    "Carpat",
+    "Iron",
+    "Blue",
+    "Silver",
+    "Prime",
+    "Vector",
+    "Atlas",
+    "Orbit",
+    "Kestrel",
+    "Falcon",
+    "Granite",
+    "Beskyd",
+    "Krkonose",
+    "Rhein",
+    "Elbe",
+    "Oder",
+    "Summit",
+    "Pioneer",
+    "Zenith",
+    "Helix",
 )
 NAME_B = (
-    "Works", "Systems", "Logistics", "Metal", "Tech", "Industries", "Labs", "Group", "Machinery",
-    "Solutions", "Components", "Retail", "Health", "Energy", "Build", "Data", "Foods", "Plast",
+    "Works",
+    "Systems",
+    "Logistics",
+    "Metal",
+    "Tech",
+    "Industries",
+    "Labs",
+    "Group",
+    "Machinery",
+    "Solutions",
+    "Components",
+    "Retail",
+    "Health",
+    "Energy",
+    "Build",
+    "Data",
+    "Foods",
+    "Plast",
 )
 FREE_MAIL = ("gmail.com", "seznam.cz", "outlook.com", "yahoo.com", "gmx.de")
 REPS = (
@@ -140,7 +243,7 @@ class World:
 
 def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
     values, weights = zip(*weighted, strict=True)
-    return rng.choices(values, weights)[0]
+    return str(rng.choices(values, weights)[0])
 
 
 def _accounts(rng: random.Random, count: int) -> list[DemoAccount]:
@@ -158,7 +261,16 @@ def _accounts(rng: random.Random, count: int) -> list[DemoAccount]:
                 break
         used.add(slug)
         country = _pick(rng, COUNTRIES)
-        tld = {"CZ": "cz", "SK": "sk", "DE": "de", "AT": "at", "PL": "pl", "GB": "co.uk", "FR": "fr", "NL": "nl"}
+        tld = {
+            "CZ": "cz",
+            "SK": "sk",
+            "DE": "de",
+            "AT": "at",
+            "PL": "pl",
+            "GB": "co.uk",
+            "FR": "fr",
+            "NL": "nl",
+        }
         employees = max(3, int(math.exp(rng.gauss(4.6, 1.3))))
         tier_roll = rng.random()
         tier = "tier-1" if tier_roll < 0.05 else "tier-2" if tier_roll < 0.18 else None
@@ -197,7 +309,9 @@ def _fit_bonus(lead_seniority: str, account: DemoAccount | None) -> float:
     return bonus
 
 
-def generate_world(*, seed: int = 7, leads: int = 2400, accounts: int = 360, end: datetime, days: int = 180) -> World:
+def generate_world(
+    *, seed: int = 7, leads: int = 2400, accounts: int = 360, end: datetime, days: int = 180
+) -> World:
     """Generate the demo world; the same arguments always give the same world."""
     rng = random.Random(seed)
     start = end - timedelta(days=days)
@@ -207,7 +321,7 @@ def generate_world(*, seed: int = 7, leads: int = 2400, accounts: int = 360, end
     emails: set[str] = set()
     for index in range(leads):
         channel = _pick(rng, channel_items)
-        share, mean_intent, campaigns = CHANNELS[channel]
+        _share, mean_intent, campaigns = CHANNELS[channel]
         account = rng.choice(account_list) if rng.random() < 0.86 else None
         seniority = _pick(rng, SENIORITY)
         first, last = rng.choice(FIRST), rng.choice(LAST)
@@ -229,7 +343,9 @@ def generate_world(*, seed: int = 7, leads: int = 2400, accounts: int = 360, end
             email=email,
             first_name=first,
             last_name=last,
-            title=f"{seniority.title()} {department.title()}" if seniority != "individual" else department.title(),
+            title=f"{seniority.title()} {department.title()}"
+            if seniority != "individual"
+            else department.title(),
             seniority=seniority,
             department=department,
             country=account.country if account is not None else _pick(rng, COUNTRIES),
@@ -248,20 +364,49 @@ def _engage(rng: random.Random, lead: DemoLead, end: datetime) -> None:
     """Fill in a lead's events: the sign-up, newsletters, and sessions driven by intent."""
     counter = 0
 
-    def add(type_: str, ts: datetime, channel: str | None = None, campaign: str | None = None, **props: Any) -> None:
+    def add(
+        type_: str,
+        ts: datetime,
+        channel: str | None = None,
+        campaign: str | None = None,
+        **props: Any,
+    ) -> None:
         nonlocal counter
         if ts >= end:
             return
         counter += 1
-        lead.events.append(DemoEvent(f"{lead.id}-{counter:04d}", type_, ts, channel, campaign, props))
+        lead.events.append(
+            DemoEvent(f"{lead.id}-{counter:04d}", type_, ts, channel, campaign, props)
+        )
 
-    signup_form = {"newsletter": "newsletter", "webinar": "webinar-registration", "events": "badge-scan"}
+    signup_form = {
+        "newsletter": "newsletter",
+        "webinar": "webinar-registration",
+        "events": "badge-scan",
+    }
     if lead.channel == "webinar":
-        add("webinar.registered", lead.created_at, lead.channel, lead.campaign, webinar=lead.campaign)
-    add("form.submitted", lead.created_at, lead.channel, lead.campaign,
-        form=signup_form.get(lead.channel, "gated-content"), url="/lp/" + lead.campaign)
+        add(
+            "webinar.registered",
+            lead.created_at,
+            lead.channel,
+            lead.campaign,
+            webinar=lead.campaign,
+        )
+    add(
+        "form.submitted",
+        lead.created_at,
+        lead.channel,
+        lead.campaign,
+        form=signup_form.get(lead.channel, "gated-content"),
+        url="/lp/" + lead.campaign,
+    )
     if lead.channel == "webinar" and rng.random() < 0.35 + 0.5 * lead.intent:
-        add("webinar.attended", lead.created_at + timedelta(days=rng.uniform(2, 9)), "webinar", lead.campaign)
+        add(
+            "webinar.attended",
+            lead.created_at + timedelta(days=rng.uniform(2, 9)),
+            "webinar",
+            lead.campaign,
+        )
     # weekly newsletter: opens and occasional clicks, fading for the uninterested
     open_rate = 0.04 + 0.4 * lead.intent
     unsubscribed = False
@@ -271,10 +416,20 @@ def _engage(rng: random.Random, lead: DemoLead, end: datetime) -> None:
             opened = week + timedelta(hours=rng.uniform(0.2, 48))
             add("email.opened", opened, "email", "newsletter", subject="weekly")
             if rng.random() < 0.1 + 0.45 * lead.intent:
-                add("email.clicked", opened + timedelta(minutes=rng.uniform(0.5, 10)), "email", "newsletter",
-                    url=rng.choice((*BLOG, "/case-studies/tatra-works", "/product")))
+                add(
+                    "email.clicked",
+                    opened + timedelta(minutes=rng.uniform(0.5, 10)),
+                    "email",
+                    "newsletter",
+                    url=rng.choice((*BLOG, "/case-studies/tatra-works", "/product")),
+                )
         if rng.random() < 0.012 * (1.3 - lead.intent):
-            add("email.unsubscribed", week + timedelta(hours=rng.uniform(1, 30)), "email", "newsletter")
+            add(
+                "email.unsubscribed",
+                week + timedelta(hours=rng.uniform(1, 30)),
+                "email",
+                "newsletter",
+            )
             unsubscribed = True
         week += timedelta(days=7)
     # the dormant majority: one touch and nothing more
@@ -286,7 +441,7 @@ def _engage(rng: random.Random, lead: DemoLead, end: datetime) -> None:
     window_days = rng.uniform(7, 40)
     for _ in range(sessions):
         at = window_start + timedelta(days=rng.uniform(0, window_days))
-        pages = ["/"] + rng.sample(["/product", "/integrations", *BLOG], k=2)
+        pages = ["/", *rng.sample(["/product", "/integrations", *BLOG], k=2)]
         if rng.random() < 0.15 + 0.55 * lead.intent:
             pages.append("/pricing")
         if rng.random() < 0.1 + 0.4 * lead.intent:
@@ -302,6 +457,18 @@ def _engage(rng: random.Random, lead: DemoLead, end: datetime) -> None:
             reg = at + timedelta(minutes=30)
             add("webinar.registered", reg, "web", "webinar-oee", webinar="webinar-oee")
             if rng.random() < 0.4 + 0.4 * lead.intent:
-                add("webinar.attended", reg + timedelta(days=rng.uniform(3, 10)), "webinar", "webinar-oee")
+                add(
+                    "webinar.attended",
+                    reg + timedelta(days=rng.uniform(3, 10)),
+                    "webinar",
+                    "webinar-oee",
+                )
         if rng.random() < 0.04 + 0.25 * lead.intent**2:
-            add("form.submitted", at + timedelta(minutes=20), "web", None, form="demo-request", url="/demo")
+            add(
+                "form.submitted",
+                at + timedelta(minutes=20),
+                "web",
+                None,
+                form="demo-request",
+                url="/demo",
+            )

@@ -6,9 +6,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -23,15 +23,16 @@ __all__ = ["EventRow", "insert_event_rows", "load_event_records", "record_event"
 #: ``(event_id, lead_id, type, occurred_at, channel, campaign, properties)``
 EventRow = tuple[str, str, str, datetime, str | None, str | None, dict[str, Any]]
 
+_EVENTS = cast(Table, Event.__table__)
 _COLUMNS = ("event_id", "lead_id", "type", "occurred_at", "channel", "campaign", "properties")
 
 
 def _insert_ignoring_duplicates(session: Session) -> Insert:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(Event.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        return postgresql.insert(_EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
     if dialect == "sqlite":
-        return sqlite.insert(Event.__table__).on_conflict_do_nothing(index_elements=["event_id"])
+        return sqlite.insert(_EVENTS).on_conflict_do_nothing(index_elements=["event_id"])
     raise NotImplementedError(f"no idempotent insert for {dialect}")
 
 

@@ -61,6 +61,7 @@ class ScoreRun:
     mql_verdicts: int = 0
     qualified: list[Qualified] = field(default_factory=list)
     grades: Counter[str] = field(default_factory=Counter)
+    not_moved_stale: int = 0
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -69,6 +70,7 @@ class ScoreRun:
             "leads": self.leads,
             "mql_verdicts": self.mql_verdicts,
             "moved_to_mql": len(self.qualified),
+            "not_moved_as_of_before_stage_change": self.not_moved_stale,
             "grades": dict(sorted(self.grades.items())),
         }
 
@@ -156,7 +158,9 @@ def score_all(
     Leads whose MQL definition holds move to ``mql`` when their stage allows it
     (subscriber, lead, nurture); each move gets a history row naming the model
     version and the deciding values. Recycled leads are scored on their
-    activity since recycling (see :func:`counted_events`).
+    activity since recycling (see :func:`counted_events`). A lead whose current
+    stage began after ``as_of`` is scored but not moved: history is never
+    written before what is already recorded.
     """
     actor = actor or f"system:{model.label}"
     leads = session.scalars(select(Lead).order_by(Lead.id)).all()
@@ -174,9 +178,17 @@ def score_all(
         record = account_record(account) if account is not None else None
         groups: list[list[Member]]
         if account is None:
-            groups = [[(lead_record(lead), counted_events(lead, events.get(lead.id, [])))] for lead in members]
+            groups = [
+                [(lead_record(lead), counted_events(lead, events.get(lead.id, [])))]
+                for lead in members
+            ]
         else:
-            groups = [[(lead_record(lead), counted_events(lead, events.get(lead.id, []))) for lead in members]]
+            groups = [
+                [
+                    (lead_record(lead), counted_events(lead, events.get(lead.id, [])))
+                    for lead in members
+                ]
+            ]
         for group in groups:
             cards.extend(evaluate_account(model, record, group, as_of))
         done += len(members)
@@ -195,10 +207,21 @@ def score_all(
             continue
         run.mql_verdicts += 1
         lead = leads_by_id[card.lead_id]
-        if Stage(lead.stage) in AUTO_QUALIFY_FROM:
+        if Stage(lead.stage) not in AUTO_QUALIFY_FROM:
+            continue
+        if lead.stage_changed_at > as_of:
+            # history cannot be rewritten: a lead is not qualified as of a moment
+            # before it entered its current stage
+            run.not_moved_stale += 1
+        else:
             from_stage = lead.stage
             change_stage(
-                session, lead=lead, to=Stage.MQL, actor=actor, at=as_of, reason=qualification_reason(card)
+                session,
+                lead=lead,
+                to=Stage.MQL,
+                actor=actor,
+                at=as_of,
+                reason=qualification_reason(card),
             )
             run.qualified.append(Qualified(lead.id, lead.email, from_stage, card))
     return run
@@ -212,5 +235,7 @@ def stage_counts(session: Session) -> dict[str, int]:
 
 def scorecards_for(session: Session, *, lead_ids: Sequence[str]) -> dict[str, StoredScorecard]:
     """Stored scorecards by lead id."""
-    rows = session.scalars(select(StoredScorecard).where(StoredScorecard.lead_id.in_(list(lead_ids))))
+    rows = session.scalars(
+        select(StoredScorecard).where(StoredScorecard.lead_id.in_(list(lead_ids)))
+    )
     return {row.lead_id: row for row in rows}

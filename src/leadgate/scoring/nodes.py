@@ -2,13 +2,14 @@
 
 Every back end (the pure evaluator today, SQL compilers later) walks these
 nodes; none of them reads YAML. A back end that cannot express a node must
-raise :class:`leadgate.exceptions.UnsupportedConstruct` naming it.
+raise :class:`leadgate.exceptions.UnsupportedConstructError` naming it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from enum import StrEnum
 from typing import TypeAlias
 
@@ -159,8 +160,8 @@ class Predicate:
     op: Op
     operand: Scalar | tuple[Scalar, ...]
     list_name: str | None = None
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
-    members: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    pattern: re.Pattern[str] | None = dc_field(default=None, compare=False, repr=False)
+    members: frozenset[str] = dc_field(default=frozenset(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.op in _SET_OPS:

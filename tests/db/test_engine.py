@@ -1,0 +1,96 @@
+"""Storage basics: migrations, SQLite settings, and time zones that survive a round trip."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from leadgate.config import Settings
+from leadgate.db.engine import Database, open_database, sqlite_path
+from leadgate.db.models import Base
+from leadgate.exceptions import ConfigError
+from leadgate.leads.models import Lead, StageChange
+from tests.conftest import USING_POSTGRES
+
+
+class TestMigrations:
+    def test_migrations_create_every_table(self, db: Database) -> None:
+        """The Alembic migration and the ORM metadata describe the same tables."""
+        tables = set(inspect(db.engine).get_table_names())
+        assert {table.name for table in Base.metadata.sorted_tables} <= tables
+        assert "alembic_version" in tables
+
+    def test_migrating_twice_is_harmless(self, database_url: str) -> None:
+        first = open_database(database_url)
+        first.dispose()
+        second = open_database(database_url)
+        with second.engine.connect() as conn:
+            version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+        second.dispose()
+        assert version == "0001"
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="SQLite-specific settings")
+class TestSqlite:
+    def test_wal_and_foreign_keys_are_on(self, db: Database) -> None:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+
+    def test_zero_configuration_uses_leadgate_db_in_the_working_directory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("LEADGATE_DATABASE_URL", raising=False)
+        monkeypatch.chdir(tmp_path)
+        database = open_database(settings=Settings())
+        database.dispose()
+        assert (tmp_path / "leadgate.db").exists()
+
+    def test_missing_folder_is_a_clear_error(self, tmp_path: Path) -> None:
+        with pytest.raises(ConfigError, match="does not exist"):
+            open_database(f"sqlite:///{tmp_path}/nowhere/x.db")
+
+    def test_sqlite_path(self) -> None:
+        assert sqlite_path("sqlite:///a/b.db") == Path("a/b.db")
+        assert sqlite_path("sqlite://") is None
+        assert sqlite_path("postgresql+psycopg://u@h/db") is None
+
+
+class TestTimestamps:
+    def test_aware_times_round_trip_as_utc(self, db: Database) -> None:
+        """A time written in +02:00 reads back as the same instant in UTC."""
+        prague = timezone(timedelta(hours=2))
+        written = datetime(2026, 6, 1, 12, 30, 15, 123456, tzinfo=prague)
+        with db.session() as session:
+            session.add(
+                Lead(
+                    id="l1", email="a@b.cz", email_key="a@b.cz", stage="lead",
+                    stage_changed_at=written, created_at=written, updated_at=written,
+                    attributes={}, do_not_email=False, do_not_call=False,
+                )
+            )
+        with db.session() as session:
+            read = session.scalars(select(Lead.stage_changed_at)).one()
+        assert read == written
+        assert read.tzinfo is not None and read.utcoffset() == timedelta(0)
+
+    def test_naive_datetimes_are_refused(self, db: Database) -> None:
+        with pytest.raises(Exception, match="naive datetime"), db.session() as session:
+            session.add(
+                StageChange(lead_id="x", from_stage=None, to_stage="lead", at=datetime(2026, 1, 1), actor="t")
+            )
+            session.flush()
+
+
+class TestSettings:
+    def test_postgres_urls_get_the_psycopg_driver(self) -> None:
+        assert Settings(database_url="postgresql://u:p@h/db").database_url.startswith(
+            "postgresql+psycopg://"
+        )
+
+    def test_unknown_backend_is_refused(self) -> None:
+        with pytest.raises(ValueError, match="must start with sqlite:// or postgresql://"):
+            Settings(database_url="mysql://u@h/db")
