@@ -29,7 +29,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if exitstatus == 0 and passed == 0:
         session.exitstatus = 1
         if reporter is not None:
-            reporter.write_line("ERROR: no test passed; a run that executes no test fails.", red=True)
+            reporter.write_line(
+                "ERROR: no test passed; a run that executes no test fails.", red=True
+            )
 
 
 @pytest.fixture(scope="session")
@@ -88,5 +90,7 @@ def datasets_dir(name: str) -> Path:
     """A shared data set folder, skipping the test with a clear message when absent."""
     path = DATASETS / name
     if not path.is_dir():
-        pytest.skip(f"data set {name!r} not found at {path} (it lives beside the repository, never in it)")
+        pytest.skip(
+            f"data set {name!r} not found at {path} (it lives beside the repository, never in it)"
+        )
     return path

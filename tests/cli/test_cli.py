@@ -146,7 +146,14 @@ class TestScoreExplainLeads:
         """With --as-of the breakdown is computed live: a year later everything decayed."""
         _import_small_world(cli, tmp_path)
         result = cli.invoke(
-            app, ["explain", "jana.novak@tatra.cz", "--as-of", (datetime.now(UTC) + timedelta(days=365)).isoformat(), "--json"]
+            app,
+            [
+                "explain",
+                "jana.novak@tatra.cz",
+                "--as-of",
+                (datetime.now(UTC) + timedelta(days=365)).isoformat(),
+                "--json",
+            ],
         )
         payload = _json(result.stdout)
         assert payload["source"] == "computed"
@@ -163,7 +170,7 @@ class TestScoreExplainLeads:
     def test_score_as_of_before_the_stage_began_moves_nobody(
         self, cli: CliRunner, tmp_path: Path
     ) -> None:
-        """Scoring as of last year stores scorecards but writes no history before the lead existed."""
+        """Scoring as of last year stores scorecards but no history before the lead existed."""
         _import_small_world(cli, tmp_path)
         when = (datetime.now(UTC) - timedelta(days=365)).isoformat()
         payload = _json(cli.invoke(app, ["score", "--as-of", when, "--json"]).stdout)

@@ -67,9 +67,16 @@ class TestTimestamps:
         with db.session() as session:
             session.add(
                 Lead(
-                    id="l1", email="a@b.cz", email_key="a@b.cz", stage="lead",
-                    stage_changed_at=written, created_at=written, updated_at=written,
-                    attributes={}, do_not_email=False, do_not_call=False,
+                    id="l1",
+                    email="a@b.cz",
+                    email_key="a@b.cz",
+                    stage="lead",
+                    stage_changed_at=written,
+                    created_at=written,
+                    updated_at=written,
+                    attributes={},
+                    do_not_email=False,
+                    do_not_call=False,
                 )
             )
         with db.session() as session:
@@ -80,7 +87,13 @@ class TestTimestamps:
     def test_naive_datetimes_are_refused(self, db: Database) -> None:
         with pytest.raises(Exception, match="naive datetime"), db.session() as session:
             session.add(
-                StageChange(lead_id="x", from_stage=None, to_stage="lead", at=datetime(2026, 1, 1), actor="t")
+                StageChange(
+                    lead_id="x",
+                    from_stage=None,
+                    to_stage="lead",
+                    at=datetime(2026, 1, 1),
+                    actor="t",
+                )
             )
             session.flush()
 

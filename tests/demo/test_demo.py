@@ -18,6 +18,7 @@ from leadgate.exceptions import DemoError
 from tests.conftest import USING_POSTGRES
 
 END = datetime(2026, 11, 24, tzinfo=UTC)
+FREE = ("@gmail.com", "@seznam.cz", "@outlook.com", "@yahoo.com", "@gmx.de")
 
 
 class TestWorld:
@@ -28,7 +29,7 @@ class TestWorld:
         assert first.event_count == second.event_count
 
     def test_default_world_is_big_and_varied(self) -> None:
-        """At least 2,000 leads in 300 accounts across industries and countries, months of events."""
+        """At least 2,000 leads in 300 accounts, many industries and countries, months of events."""
         world = generate_world(end=END)
         assert len(world.leads) >= 2000 and len(world.accounts) >= 300
         assert len({account.industry for account in world.accounts}) >= 8
@@ -47,7 +48,7 @@ class TestWorld:
     def test_free_mail_leads_have_no_account(self) -> None:
         world = generate_world(seed=5, leads=500, accounts=60, end=END)
         for lead in world.leads:
-            if lead.email.endswith(("@gmail.com", "@seznam.cz", "@outlook.com", "@yahoo.com", "@gmx.de")):
+            if lead.email.endswith(FREE):
                 assert lead.account is None
 
 
@@ -92,7 +93,11 @@ class TestDemoCommand:
         result = CliRunner().invoke(app, ["demo", "--leads", "300", "--accounts", "50"])
         assert result.exit_code == 0, result.output
         assert (tmp_path / "leadgate-demo.db").exists()
-        for text_part in ("leads by stage", "MQL to SQL", "export LEADGATE_DATABASE_URL=sqlite:///"):
+        for text_part in (
+            "leads by stage",
+            "MQL to SQL",
+            "export LEADGATE_DATABASE_URL=sqlite:///",
+        ):
             assert text_part in result.output
 
     def test_demo_json(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,3 +106,23 @@ class TestDemoCommand:
         payload = json.loads(result.stdout)
         assert payload["leads"] == 200
         assert set(payload["stages"]) >= {"lead", "mql", "sql", "customer", "nurture"}
+
+
+class TestDemoOnConfiguredDatabase:
+    def test_builds_on_the_test_database(self, database_url: str) -> None:
+        """Runs on SQLite locally and on PostgreSQL in CI (an empty database counts as free)."""
+        summary = build_demo(url=database_url, leads=300, accounts=50, end=END)
+        assert sum(summary.stages.values()) == 300
+        assert summary.ever_mql > 0
+        again = build_demo(url=database_url, leads=300, accounts=50, end=END)
+        assert again.stages == summary.stages
+
+
+@pytest.mark.skipif(USING_POSTGRES, reason="builds its own SQLite files")
+class TestDemoRefusesForeignFiles:
+    def test_a_file_that_is_not_a_database_is_left_alone(self, tmp_path: Path) -> None:
+        path = tmp_path / "notes.db"
+        path.write_text("my notes", encoding="utf-8")
+        with pytest.raises(DemoError):
+            build_demo(url=f"sqlite:///{path}", leads=50, accounts=10, end=END)
+        assert path.read_text(encoding="utf-8") == "my notes"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from leadgate.exceptions import TransitionError
@@ -23,7 +25,7 @@ class TestTransitionTable:
     def test_sales_path_is_allowed(self) -> None:
         """mql -> sal -> sql -> opportunity -> customer is the happy path."""
         path = [Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY, Stage.CUSTOMER]
-        for current, target in zip(path, path[1:], strict=False):
+        for current, target in itertools.pairwise(path):
             assert is_allowed(current, target)
 
     def test_recycled_leads_can_qualify_again(self) -> None:

@@ -26,7 +26,9 @@ def _hot_lead(db: Database, email: str = "ceo@tatra.cz", *, events: bool = True)
     with db.session() as session:
         upsert_account(
             session,
-            data=AccountCreate(domain="tatra.cz", industry="manufacturing", employees=120, country="CZ"),
+            data=AccountCreate(
+                domain="tatra.cz", industry="manufacturing", employees=120, country="CZ"
+            ),
             now=NOW - timedelta(days=30),
         )
         lead, _ = upsert_lead(
@@ -34,13 +36,36 @@ def _hot_lead(db: Database, email: str = "ceo@tatra.cz", *, events: bool = True)
         )
         if events:
             rows = [
-                (f"{email}-open-{i}", lead.id, "email.opened", NOW - timedelta(days=i + 1), "email", None, {})
+                (
+                    f"{email}-open-{i}",
+                    lead.id,
+                    "email.opened",
+                    NOW - timedelta(days=i + 1),
+                    "email",
+                    None,
+                    {},
+                )
                 for i in range(3)
             ]
             rows += [
-                (f"{email}-pricing", lead.id, "page.viewed", NOW - timedelta(days=1), "web", None,
-                 {"url": "https://x.cz/pricing"}),
-                (f"{email}-webinar", lead.id, "webinar.attended", NOW - timedelta(days=2), None, None, {}),
+                (
+                    f"{email}-pricing",
+                    lead.id,
+                    "page.viewed",
+                    NOW - timedelta(days=1),
+                    "web",
+                    None,
+                    {"url": "https://x.cz/pricing"},
+                ),
+                (
+                    f"{email}-webinar",
+                    lead.id,
+                    "webinar.attended",
+                    NOW - timedelta(days=2),
+                    None,
+                    None,
+                    {},
+                ),
             ]
             insert_event_rows(session, rows=rows, received_at=NOW)
         return lead.id
@@ -55,9 +80,7 @@ class TestScoreAll:
         with db.session() as session:
             lead = session.get(Lead, lead_id)
             assert lead is not None and lead.stage == "mql"
-            change = session.scalars(
-                select(StageChange).where(StageChange.to_stage == "mql")
-            ).one()
+            change = session.scalars(select(StageChange).where(StageChange.to_stage == "mql")).one()
             assert change.from_stage == "lead"
             assert change.actor == "system:b2b-default@v3"
             assert change.reason is not None
@@ -76,7 +99,8 @@ class TestScoreAll:
             assert card.grade == "A" and card.mql is True
             assert card.scores["fit"] == pytest.approx(60.0)
             rule_ids = {rule["rule_id"] for rule in card.breakdown["rules"] if rule["matched"]}
-            assert {"newsletter-open", "pricing", "webinar", "cta-click"} - rule_ids == {"cta-click"}
+            assert {"newsletter-open", "pricing", "webinar"} <= rule_ids
+            assert "cta-click" not in rule_ids
 
     def test_scoring_twice_does_not_duplicate_history(self, db: Database) -> None:
         """A lead already in mql stays there; no second history row."""
@@ -86,7 +110,9 @@ class TestScoreAll:
         with db.session() as session:
             run = score_all(session, model=default_model(), as_of=NOW + timedelta(hours=1))
             assert run.qualified == []
-            count = len(session.scalars(select(StageChange).where(StageChange.to_stage == "mql")).all())
+            count = len(
+                session.scalars(select(StageChange).where(StageChange.to_stage == "mql")).all()
+            )
         assert count == 1
 
     def test_lead_without_engagement_is_scored_but_not_moved(self, db: Database) -> None:
@@ -97,14 +123,20 @@ class TestScoreAll:
             assert stage_counts(session)["lead"] == 1
 
     def test_recycled_lead_needs_new_activity_to_qualify_again(self, db: Database) -> None:
-        """Sales sent it back to nurture; the old engagement no longer counts, new engagement does."""
+        """Sent back to nurture, old engagement no longer counts; new engagement does."""
         lead_id = _hot_lead(db)
         with db.session() as session:
             score_all(session, model=default_model(), as_of=NOW)
             lead = session.get(Lead, lead_id)
             assert lead is not None
-            change_stage(session, lead=lead, to="nurture", actor="rep@x.cz", at=NOW + timedelta(hours=2),
-                         reason="not ready to buy")
+            change_stage(
+                session,
+                lead=lead,
+                to="nurture",
+                actor="rep@x.cz",
+                at=NOW + timedelta(hours=2),
+                reason="not ready to buy",
+            )
         with db.session() as session:
             run = score_all(session, model=default_model(), as_of=NOW + timedelta(hours=3))
             assert run.qualified == []
@@ -113,8 +145,12 @@ class TestScoreAll:
             rows = [
                 (f"new-{i}", lead_id, kind, later - timedelta(hours=i), "web", None, props)
                 for i, (kind, props) in enumerate(
-                    [("email.clicked", {}), ("email.clicked", {}), ("webinar.attended", {}),
-                     ("page.viewed", {"url": "/pricing"})]
+                    [
+                        ("email.clicked", {}),
+                        ("email.clicked", {}),
+                        ("webinar.attended", {}),
+                        ("page.viewed", {"url": "/pricing"}),
+                    ]
                 )
             ]
             insert_event_rows(session, rows=rows, received_at=later)

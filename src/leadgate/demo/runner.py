@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from leadgate.accounts.schemas import AccountCreate
 from leadgate.accounts.service import upsert_account
@@ -77,46 +78,52 @@ class DemoSummary:
 
 
 def _prepare(url: str) -> None:
-    """Make ``url`` ready for a fresh demo, refusing to touch a database that is not a demo."""
+    """Make ``url`` ready for a fresh demo, refusing to touch a database that is not free.
+
+    Free means: absent, a previous demo, or a leadgate database without any
+    leads, accounts or events (on PostgreSQL also a database without tables).
+    Anything else, including a file that is not a leadgate database, is refused.
+    """
     path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return
+    if not _is_free(url, allow_no_tables=path is None):
+        where = str(path) if path is not None else "the database"
+        raise DemoError(
+            f"{where} exists and is not a leadgate demo database; refusing to overwrite it. "
+            "Move it away or pass --database-url sqlite:///another-file.db"
+        )
     if path is not None:
-        if not path.exists():
-            return
-        if not _is_demo(url):
-            raise DemoError(
-                f"{path} exists and is not a leadgate demo database; refusing to overwrite it. "
-                "Move it away or pass --database-url sqlite:///another-file.db"
-            )
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
     engine = make_engine(url)
     try:
-        tables = set(inspect(engine).get_table_names())
-        if "leads" in tables and not _is_demo(url):
-            with engine.connect() as conn:
-                count = conn.execute(text("SELECT count(*) FROM leads")).scalar_one()
-            if count:
-                raise DemoError(
-                    "the database holds leads and is not a leadgate demo; refusing to overwrite it"
-                )
-        if tables:
-            Base.metadata.drop_all(engine)
-            with engine.begin() as conn:
-                conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        Base.metadata.drop_all(engine)
+        with engine.begin() as conn:
+            conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         engine.dispose()
 
 
-def _is_demo(url: str) -> bool:
+def _is_free(url: str, *, allow_no_tables: bool) -> bool:
     engine = make_engine(url)
     try:
-        if "meta" not in inspect(engine).get_table_names():
+        tables = set(inspect(engine).get_table_names())
+        if not tables:
+            return allow_no_tables
+        if not {"leads", "accounts", "events", "alembic_version"} <= tables:
             return False
         with engine.connect() as conn:
-            value = conn.execute(text("SELECT value FROM meta WHERE key = 'kind'")).scalar()
-        return value == "demo"
-    except Exception:
+            if "meta" in tables:
+                kind = conn.execute(text("SELECT value FROM meta WHERE key = 'kind'")).scalar()
+                if kind == "demo":
+                    return True
+            return all(
+                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0
+                for table in ("leads", "accounts", "events")
+            )
+    except SQLAlchemyError:
         return False
     finally:
         engine.dispose()
@@ -184,12 +191,8 @@ def funnel_conversion(db: Database) -> tuple[int, int, dict[str, tuple[int, int]
             set(session.scalars(select(StageChange.lead_id).where(StageChange.to_stage == "sql")))
             & mql_ids
         )
-        channels = {
-            lead_id: channel
-            for lead_id, channel in session.execute(
-                select(Lead.id, Lead.channel).where(Lead.id.in_(mql_ids))
-            )
-        }
+        rows = session.execute(select(Lead.id, Lead.channel).where(Lead.id.in_(mql_ids)))
+        channels: dict[str, str | None] = {row.id: row.channel for row in rows}
     by_channel: dict[str, tuple[int, int]] = {}
     for lead_id in mql_ids:
         channel = channels.get(lead_id) or "unknown"
