@@ -26,11 +26,12 @@ from leadgate.scoring.nodes import (
     NotOf,
     Op,
     Predicate,
+    PredictedTest,
     RollupGroup,
     RuleGroup,
+    Scope,
     ScoreTest,
     ScoringModel,
-    Scope,
     fold,
 )
 from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
@@ -276,7 +277,17 @@ def _holds(
         total = math.fsum(mql.scores[name] for name in cond.groups)
         passed = _compare_number(cond.op, total, cond.operand)
         label = "score " + "+".join(cond.groups)
-        mql.checks.append(CheckOutcome(f"{label} {_op_text(cond.op, cond.operand)}", passed, f"{total:.1f}"))
+        mql.checks.append(
+            CheckOutcome(f"{label} {_op_text(cond.op, cond.operand)}", passed, f"{total:.1f}")
+        )
+        return passed
+    if isinstance(cond, PredictedTest):
+        probability = partial.lead.predicted
+        passed = _compare_number(cond.op, probability, cond.operand)
+        shown = "no prediction" if probability is None else f"{probability:.3f}"
+        mql.checks.append(
+            CheckOutcome(f"predicted {_op_text(cond.op, cond.operand)}", passed, shown)
+        )
         return passed
     if isinstance(cond, GradeIn):
         passed = mql.grade in cond.grades
@@ -286,6 +297,8 @@ def _holds(
         count, latest = _count_occurrences(cond, partial)
         passed = count >= cond.min_count
         window = f" within {cond.within_days:g} days" if cond.within_days is not None else ""
+        if cond.after:
+            window += f" after {'/'.join(cond.after)}"
         need = f">= {cond.min_count} of " if cond.min_count > 1 else ""
         shown = f"{count} (latest {latest:.1f} days ago)" if latest is not None else "0"
         mql.checks.append(CheckOutcome(f"{need}{'/'.join(cond.types)}{window}", passed, shown))
@@ -296,8 +309,15 @@ def _holds(
 def _count_occurrences(cond: EventOccurred, partial: _Partial) -> tuple[int, float | None]:
     count = 0
     latest: float | None = None
+    start = None
+    if cond.after:
+        start = next((event.ts for event in partial.events if event.type in cond.after), None)
+        if start is None:
+            return 0, None
     for event in partial.events:
         if event.type not in cond.types:
+            continue
+        if start is not None and event.ts <= start:
             continue
         age = _age_days(partial.as_of, event.ts)
         if cond.within_days is not None and age > cond.within_days:
@@ -316,7 +336,9 @@ def _field_value(ref: FieldRef, partial: _Partial, event: EventRecord | None) ->
         if ref.key is not None:
             return _lookup(event.properties, ref.key)
         return getattr(event, ref.name)
-    record: LeadRecord | AccountRecord | None = partial.lead if ref.scope is Scope.LEAD else partial.account
+    record: LeadRecord | AccountRecord | None = (
+        partial.lead if ref.scope is Scope.LEAD else partial.account
+    )
     if record is None:
         return None
     if ref.key is not None:
@@ -417,7 +439,11 @@ def test_predicate(pred: Predicate, value: Any) -> bool:
 def _op_text(op: Op, operand: Any) -> str:
     symbols = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<=", Op.EQ: "=", Op.NE: "!="}
     if op in symbols:
-        return f"{symbols[op]} {operand:g}" if isinstance(operand, float) else f"{symbols[op]} {operand!r}"
+        return (
+            f"{symbols[op]} {operand:g}"
+            if isinstance(operand, float)
+            else f"{symbols[op]} {operand!r}"
+        )
     if op is Op.BETWEEN:
         low, high = operand
         return f"between {low:g} and {high:g}"

@@ -7,6 +7,7 @@ Unknown keys are errors, so a typo never silently changes a model's meaning.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -33,13 +34,14 @@ from leadgate.scoring.nodes import (
     NotOf,
     Op,
     Predicate,
+    PredictedTest,
     RollupGroup,
     Rule,
     RuleGroup,
     Scalar,
+    Scope,
     ScoreTest,
     ScoringModel,
-    Scope,
 )
 from leadgate.scoring.yamldoc import Located, Path, load_yaml
 
@@ -118,7 +120,9 @@ class _ModelParser:
             raise self.fail(path, f"{what} needs {key!r}")
         return value[key]
 
-    def text(self, value: Any, path: Path, what: str, *, pattern: re.Pattern[str] | None = None) -> str:
+    def text(
+        self, value: Any, path: Path, what: str, *, pattern: re.Pattern[str] | None = None
+    ) -> str:
         if not isinstance(value, str) or not value.strip():
             raise self.fail(path, f"{what} must be non-empty text, got {_kind(value)}")
         if len(value) > _MAX_TEXT:
@@ -156,14 +160,20 @@ class _ModelParser:
             "the model",
         )
         version_raw = self.required(root, "version", (), "the model")
-        version = int(self.number(version_raw, ("version",), "version", positive=True, integer=True))
-        name = self.text(self.required(root, "name", (), "the model"), ("name",), "name", pattern=_ID_RE)
+        version = int(
+            self.number(version_raw, ("version",), "version", positive=True, integer=True)
+        )
+        name = self.text(
+            self.required(root, "name", (), "the model"), ("name",), "name", pattern=_ID_RE
+        )
         description = root.get("description")
         if description is not None:
             description = self.text(description, ("description",), "description")
         if "lists" in root:
             self.parse_lists(root["lists"])
-        groups_raw = self.mapping(self.required(root, "groups", (), "the model"), ("groups",), "groups")
+        groups_raw = self.mapping(
+            self.required(root, "groups", (), "the model"), ("groups",), "groups"
+        )
         if not groups_raw:
             raise self.fail(("groups",), "a model needs at least one group")
         for group_name, group_raw in groups_raw.items():
@@ -202,7 +212,9 @@ class _ModelParser:
             items = []
             for index, item in enumerate(values):
                 if not isinstance(item, (str, int, float)) or isinstance(item, bool):
-                    raise self.fail((*path, index), f"list values must be text or numbers, got {_kind(item)}")
+                    raise self.fail(
+                        (*path, index), f"list values must be text or numbers, got {_kind(item)}"
+                    )
                 items.append(str(item))
             self.lists[list_name] = tuple(items)
 
@@ -238,7 +250,9 @@ class _ModelParser:
     def parse_group(self, name: str, raw: Any, path: Path) -> RuleGroup | RollupGroup:
         group = self.mapping(raw, path, f"group {name!r}")
         if "rollup" in group:
-            self.keys(group, path, {"rollup", "max_points", "min_points", "description"}, "a rollup group")
+            self.keys(
+                group, path, {"rollup", "max_points", "min_points", "description"}, "a rollup group"
+            )
             rollup = self.mapping(group["rollup"], (*path, "rollup"), "rollup")
             self.keys(rollup, (*path, "rollup"), {"from", "how"}, "rollup")
             source = self.group_ref(
@@ -253,27 +267,45 @@ class _ModelParser:
                     f"unknown aggregation {how!r}; use one of {', '.join(sorted(AGGREGATIONS))}",
                 )
             max_points, min_points = self.bounds(group, path)
-            return RollupGroup(name=name, source=source, how=how, max_points=max_points, min_points=min_points)
+            return RollupGroup(
+                name=name, source=source, how=how, max_points=max_points, min_points=min_points
+            )
         self.keys(
             group,
             path,
-            {"rules", "half_life_days", "decay", "within_days", "max_points", "min_points", "description"},
+            {
+                "rules",
+                "half_life_days",
+                "decay",
+                "within_days",
+                "max_points",
+                "min_points",
+                "description",
+            },
             "a group",
         )
         half_life = None
         if group.get("half_life_days") is not None:
-            half_life = self.number(group["half_life_days"], (*path, "half_life_days"), "half_life_days", positive=True)
+            half_life = self.number(
+                group["half_life_days"], (*path, "half_life_days"), "half_life_days", positive=True
+            )
         if "decay" in group:
             if group["decay"] != "none":
                 raise self.fail((*path, "decay"), "decay may only be 'none' (turns decay off)")
             if half_life is not None:
-                raise self.fail((*path, "decay"), "use either half_life_days or decay: none, not both")
+                raise self.fail(
+                    (*path, "decay"), "use either half_life_days or decay: none, not both"
+                )
         within = None
         if group.get("within_days") is not None:
-            within = self.number(group["within_days"], (*path, "within_days"), "within_days", positive=True)
+            within = self.number(
+                group["within_days"], (*path, "within_days"), "within_days", positive=True
+            )
         rules_raw = group.get("rules")
         if not isinstance(rules_raw, list) or not rules_raw:
-            raise self.fail((*path, "rules"), "a group needs a non-empty list of rules (or a rollup)")
+            raise self.fail(
+                (*path, "rules"), "a group needs a non-empty list of rules (or a rollup)"
+            )
         rules = tuple(
             self.parse_rule(rule_raw, (*path, "rules", index), name, half_life, within)
             for index, rule_raw in enumerate(rules_raw)
@@ -290,25 +322,43 @@ class _ModelParser:
         default_within: float | None,
     ) -> Rule:
         rule = self.mapping(raw, path, "a rule")
-        rule_id = self.text(self.required(rule, "id", path, "a rule"), (*path, "id"), "rule id", pattern=_ID_RE)
+        rule_id = self.text(
+            self.required(rule, "id", path, "a rule"), (*path, "id"), "rule id", pattern=_ID_RE
+        )
         if rule_id in self.rule_ids:
             raise self.fail((*path, "id"), f"duplicate rule id {rule_id!r}")
         self.rule_ids[rule_id] = path
-        points = self.number(self.required(rule, "points", path, f"rule {rule_id!r}"), (*path, "points"), "points")
+        points = self.number(
+            self.required(rule, "points", path, f"rule {rule_id!r}"), (*path, "points"), "points"
+        )
         description = rule.get("description")
         if description is not None:
             description = self.text(description, (*path, "description"), "description")
         has_when, has_event = "when" in rule, "event" in rule
         if has_when == has_event:
-            raise self.fail(path, f"rule {rule_id!r} needs exactly one of 'when' (attributes) or 'event'")
+            raise self.fail(
+                path, f"rule {rule_id!r} needs exactly one of 'when' (attributes) or 'event'"
+            )
         if has_when:
             self.keys(rule, path, {"id", "when", "points", "description"}, "an attribute rule")
             when = self.condition(rule["when"], (*path, "when"), context="attributes")
-            return AttributeRule(id=rule_id, group=group, when=when, points=points, description=description)
+            return AttributeRule(
+                id=rule_id, group=group, when=when, points=points, description=description
+            )
         self.keys(
             rule,
             path,
-            {"id", "event", "where", "points", "max_count", "half_life_days", "decay", "within_days", "description"},
+            {
+                "id",
+                "event",
+                "where",
+                "points",
+                "max_count",
+                "half_life_days",
+                "decay",
+                "within_days",
+                "description",
+            },
             "an event rule",
         )
         types = self.event_types(rule["event"], (*path, "event"))
@@ -317,19 +367,33 @@ class _ModelParser:
             where = self.condition(rule["where"], (*path, "where"), context="event")
         half_life = default_half_life
         if rule.get("half_life_days") is not None:
-            half_life = self.number(rule["half_life_days"], (*path, "half_life_days"), "half_life_days", positive=True)
+            half_life = self.number(
+                rule["half_life_days"], (*path, "half_life_days"), "half_life_days", positive=True
+            )
         if "decay" in rule:
             if rule["decay"] != "none":
                 raise self.fail((*path, "decay"), "decay may only be 'none' (turns decay off)")
             if rule.get("half_life_days") is not None:
-                raise self.fail((*path, "decay"), "use either half_life_days or decay: none, not both")
+                raise self.fail(
+                    (*path, "decay"), "use either half_life_days or decay: none, not both"
+                )
             half_life = None
         max_count = None
         if rule.get("max_count") is not None:
-            max_count = int(self.number(rule["max_count"], (*path, "max_count"), "max_count", positive=True, integer=True))
+            max_count = int(
+                self.number(
+                    rule["max_count"],
+                    (*path, "max_count"),
+                    "max_count",
+                    positive=True,
+                    integer=True,
+                )
+            )
         within = default_within
         if rule.get("within_days") is not None:
-            within = self.number(rule["within_days"], (*path, "within_days"), "within_days", positive=True)
+            within = self.number(
+                rule["within_days"], (*path, "within_days"), "within_days", positive=True
+            )
         return EventRule(
             id=rule_id,
             group=group,
@@ -363,19 +427,29 @@ class _ModelParser:
             otherwise = grades.get("otherwise")
         else:
             if "fit" not in self.group_kinds:
-                raise self.fail(path, "grades are read from group 'fit', which this model lacks; "
-                                "use {group: NAME, bands: {...}} to grade another group")
+                raise self.fail(
+                    path,
+                    "grades are read from group 'fit', which this model lacks; "
+                    "use {group: NAME, bands: {...}} to grade another group",
+                )
             group, bands_raw, bands_path, otherwise = "fit", grades, path, None
         if not bands_raw:
             raise self.fail(bands_path, "grades need at least one band, e.g. {A: 40, B: 25}")
         bands = []
         for label, lower in bands_raw.items():
             self.text(label, (*bands_path, label), "a grade label", pattern=_ID_RE)
-            bands.append((label, self.number(lower, (*bands_path, label), f"the lower bound of grade {label!r}")))
+            bands.append(
+                (
+                    label,
+                    self.number(lower, (*bands_path, label), f"the lower bound of grade {label!r}"),
+                )
+            )
         bands.sort(key=lambda band: -band[1])
-        for (first, a), (second, b) in zip(bands, bands[1:], strict=False):
+        for (first, a), (second, b) in itertools.pairwise(bands):
             if a == b:
-                raise self.fail(bands_path, f"grades {first!r} and {second!r} have the same lower bound {a:g}")
+                raise self.fail(
+                    bands_path, f"grades {first!r} and {second!r} have the same lower bound {a:g}"
+                )
         if otherwise is None:
             labels = [label for label, _ in bands]
             if all(len(label) == 1 and label.isupper() for label in labels) and max(labels) < "Z":
@@ -391,7 +465,11 @@ class _ModelParser:
     def condition(self, raw: Any, path: Path, *, context: str) -> Condition:
         """Parse a condition. ``context`` is ``attributes``, ``event`` or ``mql``."""
         if isinstance(raw, list):
-            return AllOf(tuple(self.condition(item, (*path, i), context=context) for i, item in enumerate(raw)))
+            return AllOf(
+                tuple(
+                    self.condition(item, (*path, i), context=context) for i, item in enumerate(raw)
+                )
+            )
         cond = self.mapping(raw, path, "a condition")
         if not cond:
             raise self.fail(path, "a condition cannot be empty")
@@ -400,16 +478,19 @@ class _ModelParser:
                 ("score", self.score_test),
                 ("grade", self.grade_test),
                 ("any_event", self.event_test),
+                ("predicted", self.predicted_test),
             ):
                 if special in cond:
                     return parse(cond, path)
         parts: list[Condition] = []
         for key, value in cond.items():
             sub = (*path, key)
-            if key == "all" or key == "any":
+            if key in {"all", "any"}:
                 if not isinstance(value, list) or not value:
                     raise self.fail(sub, f"'{key}' needs a non-empty list of conditions")
-                children = tuple(self.condition(item, (*sub, i), context=context) for i, item in enumerate(value))
+                children = tuple(
+                    self.condition(item, (*sub, i), context=context) for i, item in enumerate(value)
+                )
                 parts.append(AllOf(children) if key == "all" else AnyOf(children))
             elif key == "not":
                 parts.append(NotOf(self.condition(value, sub, context=context)))
@@ -426,8 +507,16 @@ class _ModelParser:
             hint = "type, channel, campaign or properties.<name>"
         else:
             if parts[0] not in ("lead", "account") or len(parts) < 2:
-                extra = " (event conditions go under an event rule's 'where')" if context == "attributes" else ""
-                what = "score, grade, any_event, all, any, not, " if context == "mql" else "all, any, not, "
+                extra = (
+                    " (event conditions go under an event rule's 'where')"
+                    if context == "attributes"
+                    else ""
+                )
+                what = (
+                    "score, grade, any_event, all, any, not, "
+                    if context == "mql"
+                    else "all, any, not, "
+                )
                 raise self.fail(
                     path,
                     f"unknown key {key!r}: expected {what}or a field such as lead.seniority "
@@ -458,7 +547,10 @@ class _ModelParser:
             ops = {"in": raw}
         else:
             ops = {"eq": raw}
-        preds = [self.predicate(ref, op_name, operand, (*path, op_name)) for op_name, operand in ops.items()]
+        preds = [
+            self.predicate(ref, op_name, operand, (*path, op_name))
+            for op_name, operand in ops.items()
+        ]
         return preds[0] if len(preds) == 1 else AllOf(tuple(preds))
 
     def predicate(self, ref: FieldRef, op_name: str, operand: Any, path: Path) -> Predicate:
@@ -470,7 +562,9 @@ class _ModelParser:
             ) from None
         field_key = (ref.scope, ref.name)
         if op in NUMERIC_OPS and ref.key is None and field_key not in _NUMERIC_FIELDS:
-            raise self.fail(path, f"{ref.dotted} is not a number field; '{op.value}' compares numbers")
+            raise self.fail(
+                path, f"{ref.dotted} is not a number field; '{op.value}' compares numbers"
+            )
         if op in (Op.EQ, Op.NE):
             return Predicate(ref, op, self.scalar(operand, path))
         if op in (Op.IN, Op.NOT_IN):
@@ -520,7 +614,9 @@ class _ModelParser:
         if not names:
             raise self.fail((*path, "score"), "name at least one group")
         groups = tuple(
-            self.group_ref(name, (*path, "score", i) if isinstance(raw_groups, list) else (*path, "score"))
+            self.group_ref(
+                name, (*path, "score", i) if isinstance(raw_groups, list) else (*path, "score")
+            )
             for i, name in enumerate(names)
         )
         tests: list[Condition] = []
@@ -536,9 +632,42 @@ class _ModelParser:
                     raise self.fail((*path, op_name), message)
                 tests.append(ScoreTest(groups, op, (low, high)))
             else:
-                tests.append(ScoreTest(groups, op, self.number(operand, (*path, op_name), f"'{op_name}'")))
+                tests.append(
+                    ScoreTest(groups, op, self.number(operand, (*path, op_name), f"'{op_name}'"))
+                )
         if not tests:
-            raise self.fail(path, "a score test needs an operator, e.g. {score: engagement, gte: 60}")
+            raise self.fail(
+                path, "a score test needs an operator, e.g. {score: engagement, gte: 60}"
+            )
+        return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
+
+    def predicted_test(self, cond: dict[str, Any], path: Path) -> Condition:
+        self.keys(cond, path, {"predicted"}, "a predicted test")
+        ops = self.mapping(cond["predicted"], (*path, "predicted"), "predicted")
+        allowed = {"gt", "gte", "lt", "lte", "between"}
+        if not ops:
+            raise self.fail((*path, "predicted"), "give an operator, e.g. {predicted: {gte: 0.3}}")
+        tests: list[Condition] = []
+        for op_name, operand in ops.items():
+            at = (*path, "predicted", op_name)
+            if op_name not in allowed:
+                raise self.fail(
+                    at, f"unknown operator {op_name!r}; use {', '.join(sorted(allowed))}"
+                )
+            if op_name == "between":
+                if not isinstance(operand, list) or len(operand) != 2:
+                    raise self.fail(at, "'between' needs [low, high]")
+                low = self.number(operand[0], (*at, 0), "the low end")
+                high = self.number(operand[1], (*at, 1), "the high end")
+                for bound, where in ((low, 0), (high, 1)):
+                    if not 0.0 <= bound <= 1.0:
+                        raise self.fail((*at, where), "a probability lies between 0 and 1")
+                tests.append(PredictedTest(Op.BETWEEN, (low, high)))
+                continue
+            value = self.number(operand, at, f"'{op_name}'")
+            if not 0.0 <= value <= 1.0:
+                raise self.fail(at, f"a probability lies between 0 and 1, got {value:g}")
+            tests.append(PredictedTest(Op(op_name), value))
         return tests[0] if len(tests) == 1 else AllOf(tuple(tests))
 
     def grade_test(self, cond: dict[str, Any], path: Path) -> Condition:
@@ -552,22 +681,41 @@ class _ModelParser:
         for i, label in enumerate(labels):
             if label not in self.grades.labels:
                 at = (*path, "grade", i) if isinstance(raw, list) else (*path, "grade")
-                raise self.fail(at, f"unknown grade {label!r}; grades are {', '.join(self.grades.labels)}")
+                raise self.fail(
+                    at, f"unknown grade {label!r}; grades are {', '.join(self.grades.labels)}"
+                )
         return GradeIn(tuple(labels))
 
     def event_test(self, cond: dict[str, Any], path: Path) -> Condition:
-        self.keys(cond, path, {"any_event", "within_days", "min_count", "where"}, "an event test")
+        self.keys(
+            cond, path, {"any_event", "within_days", "min_count", "where", "after"}, "an event test"
+        )
         types = self.event_types(cond["any_event"], (*path, "any_event"))
         within = None
         if cond.get("within_days") is not None:
-            within = self.number(cond["within_days"], (*path, "within_days"), "within_days", positive=True)
+            within = self.number(
+                cond["within_days"], (*path, "within_days"), "within_days", positive=True
+            )
         min_count = 1
         if cond.get("min_count") is not None:
-            min_count = int(self.number(cond["min_count"], (*path, "min_count"), "min_count", positive=True, integer=True))
+            min_count = int(
+                self.number(
+                    cond["min_count"],
+                    (*path, "min_count"),
+                    "min_count",
+                    positive=True,
+                    integer=True,
+                )
+            )
         where = None
         if cond.get("where") is not None:
             where = self.condition(cond["where"], (*path, "where"), context="event")
-        return EventOccurred(types=types, within_days=within, min_count=min_count, where=where)
+        after: tuple[str, ...] = ()
+        if cond.get("after") is not None:
+            after = self.event_types(cond["after"], (*path, "after"))
+        return EventOccurred(
+            types=types, within_days=within, min_count=min_count, where=where, after=after
+        )
 
 
 def _kind(value: Any) -> str:

@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import TypeAlias
 
 __all__ = [
-    "AGGREGATIONS",
     "ACCOUNT_FIELDS",
+    "AGGREGATIONS",
     "EVENT_FIELDS",
     "LEAD_FIELDS",
     "NUMERIC_OPS",
@@ -31,13 +31,14 @@ __all__ = [
     "NotOf",
     "Op",
     "Predicate",
+    "PredictedTest",
     "RollupGroup",
     "Rule",
     "RuleGroup",
-    "ScoreTest",
-    "ScoringModel",
     "Scalar",
     "Scope",
+    "ScoreTest",
+    "ScoringModel",
     "fold",
 ]
 
@@ -211,15 +212,34 @@ class GradeIn:
 
 @dataclass(frozen=True, slots=True)
 class EventOccurred:
-    """At least ``min_count`` events of the given types in the last ``within_days``."""
+    """At least ``min_count`` events of the given types in the last ``within_days``.
+
+    With ``after``, only events later than the first event of one of those
+    types count (and there must be such an event): "a pricing visit *after*
+    attending the webinar".
+    """
 
     types: tuple[str, ...]
     within_days: float | None
     min_count: int = 1
     where: Condition | None = None
+    after: tuple[str, ...] = ()
 
 
-Condition: TypeAlias = Predicate | AllOf | AnyOf | NotOf | ScoreTest | GradeIn | EventOccurred
+@dataclass(frozen=True, slots=True)
+class PredictedTest:
+    """Compare the lead's predicted probability of converting (MQL definitions only).
+
+    A lead without a prediction never passes.
+    """
+
+    op: Op
+    operand: float | tuple[float, float]
+
+
+Condition: TypeAlias = (
+    Predicate | AllOf | AnyOf | NotOf | ScoreTest | GradeIn | EventOccurred | PredictedTest
+)
 
 
 @dataclass(frozen=True, slots=True)

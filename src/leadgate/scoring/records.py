@@ -42,6 +42,8 @@ class LeadRecord:
     do_not_call: bool = False
     account_id: str | None = None
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    predicted: float | None = None
+    """Probability of converting from the latest predictive model, when one was trained."""
 
     @property
     def email_domain(self) -> str | None:
