@@ -30,7 +30,12 @@ class TestMigrations:
         with second.engine.connect() as conn:
             version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
         second.dispose()
-        assert version == "0001"
+        from alembic.script import ScriptDirectory
+
+        from leadgate.db.engine import alembic_config
+
+        head = ScriptDirectory.from_config(alembic_config(second.engine)).get_current_head()
+        assert version == head == "0002"
 
 
 @pytest.mark.skipif(USING_POSTGRES, reason="SQLite-specific settings")

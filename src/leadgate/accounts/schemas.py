@@ -30,7 +30,15 @@ class AccountCreate(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator(
-        "id", "domain", "name", "industry", "employees", "annual_revenue", "country", "tier", "owner",
+        "id",
+        "domain",
+        "name",
+        "industry",
+        "employees",
+        "annual_revenue",
+        "country",
+        "tier",
+        "owner",
         mode="before",
     )
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from leadgate.cli import demo_cmd, imports_cmd, leads_cmd, model_cmd, score_cmd
+from leadgate.cli import demo_cmd, imports_cmd, leads_cmd, model_cmd, predict_cmd, score_cmd
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(imports_cmd.app, name="import")
+app.add_typer(predict_cmd.app, name="predict")
 app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)

@@ -24,6 +24,7 @@ from leadgate.cli.output import (
 from leadgate.events.service import load_event_records
 from leadgate.leads.models import Lead
 from leadgate.leads.service import get_lead, stage_history
+from leadgate.predictive.models import Prediction
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import account_record, lead_record, score_all
 from leadgate.scoring import evaluate
@@ -154,6 +155,7 @@ def explain(
                     }
                     for change in stage_history(session, lead_id=lead.id)
                 ]
+                prediction = session.get(Prediction, lead.id)
                 info = {
                     "id": lead.id,
                     "email": lead.email,
@@ -169,6 +171,15 @@ def explain(
                         "country": account.country,
                     },
                 }
+                predicted = (
+                    None
+                    if prediction is None
+                    else {
+                        "probability": prediction.probability,
+                        "as_of": prediction.as_of.isoformat(),
+                        **prediction.factors,
+                    }
+                )
         finally:
             db.dispose()
     if as_json:
@@ -177,6 +188,21 @@ def explain(
         )
         return
     render_breakdown(info, breakdown, source, history)
+    if predicted is not None:
+        render_prediction(predicted)
+
+
+def render_prediction(predicted: dict[str, Any]) -> None:
+    """Print a lead's predicted probability and its strongest factors up and down."""
+    console.print(
+        f"predicted probability of converting: [bold]{predicted['probability']:.1%}[/] "
+        f"({predicted.get('model')}, as of {str(predicted['as_of'])[:16]})"
+    )
+    for direction, sign in (("up", "+"), ("down", "-")):
+        for factor in predicted.get(direction, []):
+            console.print(
+                f"  {sign} {factor['reason']} ({factor['log_odds']:+.2f} log-odds)", highlight=False
+            )
 
 
 def render_breakdown(

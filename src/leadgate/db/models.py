@@ -7,6 +7,7 @@ from leadgate.db.base import Base
 from leadgate.db.meta import MetaEntry
 from leadgate.events.models import Event
 from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.predictive.models import Prediction, PredictiveModel
 from leadgate.scorecards.models import StoredScorecard
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "Lead",
     "LeadAlias",
     "MetaEntry",
+    "Prediction",
+    "PredictiveModel",
     "StageChange",
     "StoredScorecard",
 ]

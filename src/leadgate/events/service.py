@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-import json
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -78,7 +78,13 @@ def record_event(session: Session, *, data: EventCreate, received_at: datetime) 
         raise NotFoundError(f"unknown lead {ref!r}")
     event_id = data.resolved_event_id()
     row: EventRow = (
-        event_id, lead.id, data.type, data.occurred_at, data.channel, data.campaign, data.properties
+        event_id,
+        lead.id,
+        data.type,
+        data.occurred_at,
+        data.channel,
+        data.campaign,
+        data.properties,
     )
     return event_id, insert_event_rows(session, rows=[row], received_at=received_at) == 1
 
@@ -104,7 +110,12 @@ def load_event_records(
     for lead_id, event_id, type_, ts, properties, channel, campaign in session.execute(query):
         grouped[lead_id].append(
             EventRecord(
-                id=event_id, type=type_, ts=ts, properties=properties or {}, channel=channel, campaign=campaign
+                id=event_id,
+                type=type_,
+                ts=ts,
+                properties=properties or {},
+                channel=channel,
+                campaign=campaign,
             )
         )
     return grouped

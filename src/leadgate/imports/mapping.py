@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
-from typing import Any
 
 from leadgate.common.text import parse_timezone
 from leadgate.exceptions import ModelError
@@ -32,16 +31,39 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"email"}),
         frozenset(
             {
-                "id", "email", "first_name", "last_name", "title", "seniority", "department",
-                "country", "source", "channel", "campaign", "do_not_email", "do_not_call",
-                "account_id", "account_domain", "stage",
+                "id",
+                "email",
+                "first_name",
+                "last_name",
+                "title",
+                "seniority",
+                "department",
+                "country",
+                "source",
+                "channel",
+                "campaign",
+                "do_not_email",
+                "do_not_call",
+                "account_id",
+                "account_domain",
+                "stage",
             }
         ),
     ),
     "accounts": (
         frozenset(),
         frozenset(
-            {"id", "domain", "name", "industry", "employees", "annual_revenue", "country", "tier", "owner"}
+            {
+                "id",
+                "domain",
+                "name",
+                "industry",
+                "employees",
+                "annual_revenue",
+                "country",
+                "tier",
+                "owner",
+            }
         ),
     ),
     "events": (
@@ -79,7 +101,9 @@ def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
     allowed_keys = {"kind", "columns", "constants", "values", "ignore", "assume_tz"}
     for key in raw:
         if key not in allowed_keys:
-            raise doc.error((str(key),), f"unknown key {key!r}; allowed: {', '.join(sorted(allowed_keys))}")
+            raise doc.error(
+                (str(key),), f"unknown key {key!r}; allowed: {', '.join(sorted(allowed_keys))}"
+            )
     if raw.get("kind") is not None and raw["kind"] != kind:
         raise doc.error(("kind",), f"this mapping is for {raw['kind']!r}, not {kind!r}")
     fields = FIELDS[kind][1]

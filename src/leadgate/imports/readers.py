@@ -62,7 +62,9 @@ def detect_format(path: Path, explicit: str | None = None) -> str:
         return "csv"
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
-    raise ImportFileError(f"{path}: cannot tell the format from {suffix or 'no extension'!r}; pass --format csv|jsonl")
+    raise ImportFileError(
+        f"{path}: cannot tell the format from {suffix or 'no extension'!r}; pass --format csv|jsonl"
+    )
 
 
 def read_rows(
@@ -89,7 +91,9 @@ def read_rows(
     return None, _jsonl(path, text)
 
 
-def _decode_guard(path: Path, rows: Iterator[SourceRow], text: io.TextIOWrapper) -> Iterator[SourceRow]:
+def _decode_guard(
+    path: Path, rows: Iterator[SourceRow], text: io.TextIOWrapper
+) -> Iterator[SourceRow]:
     try:
         yield from rows
     except UnicodeDecodeError as exc:
@@ -125,7 +129,9 @@ def _csv(path: Path, text: io.TextIOWrapper) -> tuple[list[str], Iterator[Source
     header = [name.strip() for name in header]
     if any(not name for name in header):
         text.close()
-        raise ImportFileError(f"{path}: the header has an empty column name (column {header.index('') + 1})")
+        raise ImportFileError(
+            f"{path}: the header has an empty column name (column {header.index('') + 1})"
+        )
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         text.close()
@@ -162,10 +168,14 @@ def _jsonl(path: Path, text: io.TextIOWrapper) -> Iterator[SourceRow]:
             except json.JSONDecodeError as exc:
                 if number == 1:
                     raise ImportFileError(f"{path}:1: not JSON Lines: {exc.msg}") from None
-                yield SourceRow(number, {}, raw=line.rstrip("\n"), problem=f"invalid JSON: {exc.msg}")
+                yield SourceRow(
+                    number, {}, raw=line.rstrip("\n"), problem=f"invalid JSON: {exc.msg}"
+                )
                 continue
             if not isinstance(value, dict):
-                yield SourceRow(number, {}, raw=line.rstrip("\n"), problem="a line must hold a JSON object")
+                yield SourceRow(
+                    number, {}, raw=line.rstrip("\n"), problem="a line must hold a JSON object"
+                )
                 continue
             yield SourceRow(number, value, raw=line.rstrip("\n"))
         if not seen_any:

@@ -30,7 +30,7 @@ from leadgate.events.schemas import check_event_type, derived_event_id
 from leadgate.events.service import EventRow, insert_event_rows
 from leadgate.exceptions import ImportFileError, LeadgateError
 from leadgate.imports.mapping import FIELDS, ImportMapping
-from leadgate.imports.readers import SourceRow, detect_format, read_rows
+from leadgate.imports.readers import detect_format, read_rows
 from leadgate.leads.models import Lead, LeadAlias
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
@@ -116,7 +116,10 @@ def import_file(
             _import_records(session, kind, rows, mapping, report, now, actor)
     report.seconds = time.perf_counter() - started
     if report.rejects:
-        target = rejects_path or Path.cwd() / f"{path.stem}.rejects{'.csv' if file_format == 'csv' else '.jsonl'}"
+        target = (
+            rejects_path
+            or Path.cwd() / f"{path.stem}.rejects{'.csv' if file_format == 'csv' else '.jsonl'}"
+        )
         _write_rejects(target, file_format, header, report.rejects)
         report.rejects_path = str(target)
     return report
@@ -146,7 +149,9 @@ def _check_header(path: Path, kind: str, header: list[str], mapping: ImportMappi
         )
 
 
-def _split(values: dict[str, Any], kind: str, mapping: ImportMapping) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split(
+    values: dict[str, Any], kind: str, mapping: ImportMapping
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Mapped leadgate fields and the remaining custom values of one source row."""
     fields: dict[str, Any] = {}
     used: set[str] = set()
@@ -287,7 +292,9 @@ def _import_events(
                 raise ValueError("event_id is longer than 255 characters")
             first_line = seen.get(event_id)
             if first_line is not None:
-                raise ValueError(f"duplicate event id {event_id[:80]!r} in this file (first on line {first_line})")
+                raise ValueError(
+                    f"duplicate event id {event_id[:80]!r} in this file (first on line {first_line})"
+                )
             seen[event_id] = row.line
             channel = fields.get("channel")
             campaign = fields.get("campaign")
@@ -318,7 +325,13 @@ def _write_rejects(target: Path, fmt: str, header: list[str] | None, rejects: li
             writer = csv.writer(handle)
             writer.writerow(columns)
             for reject in rejects:
-                writer.writerow([reject.line, reject.reason, *(reject.values.get(name, "") for name in header or [])])
+                writer.writerow(
+                    [
+                        reject.line,
+                        reject.reason,
+                        *(reject.values.get(name, "") for name in header or []),
+                    ]
+                )
         else:
             for reject in rejects:
                 record = {"_line": reject.line, "_reason": reject.reason, "_raw": reject.raw}

@@ -95,7 +95,9 @@ def list_leads(
 def stage_history(session: Session, *, lead_id: str) -> Sequence[StageChange]:
     """Every stage change of a lead, oldest first."""
     return session.scalars(
-        select(StageChange).where(StageChange.lead_id == lead_id).order_by(StageChange.at, StageChange.id)
+        select(StageChange)
+        .where(StageChange.lead_id == lead_id)
+        .order_by(StageChange.at, StageChange.id)
     ).all()
 
 
@@ -111,7 +113,12 @@ def change_stage(
     """Move a lead to ``to`` if the transition table allows it, recording who and why."""
     target = check_transition(lead.stage, to)
     change = StageChange(
-        lead_id=lead.id, from_stage=lead.stage, to_stage=target.value, at=at, actor=actor, reason=reason
+        lead_id=lead.id,
+        from_stage=lead.stage,
+        to_stage=target.value,
+        at=at,
+        actor=actor,
+        reason=reason,
     )
     lead.stage = target.value
     lead.stage_changed_at = at
@@ -147,7 +154,9 @@ def _apply(session: Session, lead: Lead, data: LeadCreate | LeadUpdate, now: dat
     elif data.account_domain is not None:
         account = account_for_domain(session, domain=data.account_domain, now=now)
         if account is None:
-            raise LeadgateError(f"{data.account_domain} is a free-mail domain and cannot be an account")
+            raise LeadgateError(
+                f"{data.account_domain} is a free-mail domain and cannot be an account"
+            )
         lead.account_id = account.id
     elif lead.account_id is None:
         account = account_for_domain(session, domain=email_domain(lead.email), now=now)
@@ -191,7 +200,14 @@ def upsert_lead(
         session.add(lead)
         session.flush()
         session.add(
-            StageChange(lead_id=lead.id, from_stage=None, to_stage=initial.value, at=now, actor=actor, reason="created")
+            StageChange(
+                lead_id=lead.id,
+                from_stage=None,
+                to_stage=initial.value,
+                at=now,
+                actor=actor,
+                reason="created",
+            )
         )
         _apply(session, lead, data, now)
         session.flush()
@@ -219,7 +235,9 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
         return keep
     session.flush()
     session.execute(update(Event).where(Event.lead_id == drop.id).values(lead_id=keep.id))
-    session.execute(update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id))
+    session.execute(
+        update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id)
+    )
     session.execute(update(LeadAlias).where(LeadAlias.lead_id == drop.id).values(lead_id=keep.id))
     session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id == drop.id))
     for name in (*_FIELDS, "account_id"):

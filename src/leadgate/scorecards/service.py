@@ -33,6 +33,7 @@ __all__ = [
     "account_record",
     "counted_events",
     "lead_record",
+    "predictions_by_lead",
     "qualification_reason",
     "score_all",
     "scorecards_for",
@@ -75,8 +76,8 @@ class ScoreRun:
         }
 
 
-def lead_record(lead: Lead) -> LeadRecord:
-    """The evaluator's view of a stored lead."""
+def lead_record(lead: Lead, predicted: float | None = None) -> LeadRecord:
+    """The evaluator's view of a stored lead (with its predicted probability, if any)."""
     return LeadRecord(
         id=lead.id,
         email=lead.email,
@@ -93,7 +94,16 @@ def lead_record(lead: Lead) -> LeadRecord:
         do_not_call=lead.do_not_call,
         account_id=lead.account_id,
         attributes=lead.attributes or {},
+        predicted=predicted,
     )
+
+
+def predictions_by_lead(session: Session) -> dict[str, float]:
+    """The latest predicted probability of every lead that has one."""
+    from leadgate.predictive.models import Prediction
+
+    rows = session.execute(select(Prediction.lead_id, Prediction.probability))
+    return {row.lead_id: row.probability for row in rows}
 
 
 def account_record(account: Account) -> AccountRecord:
@@ -166,6 +176,7 @@ def score_all(
     leads = session.scalars(select(Lead).order_by(Lead.id)).all()
     accounts = {account.id: account for account in session.scalars(select(Account))}
     events = load_event_records(session, until=as_of)
+    predicted = predictions_by_lead(session)
     by_account: dict[str | None, list[Lead]] = defaultdict(list)
     for lead in leads:
         by_account[lead.account_id].append(lead)
@@ -176,19 +187,15 @@ def score_all(
     for account_id, members in by_account.items():
         account = accounts.get(account_id) if account_id is not None else None
         record = account_record(account) if account is not None else None
-        groups: list[list[Member]]
-        if account is None:
-            groups = [
-                [(lead_record(lead), counted_events(lead, events.get(lead.id, [])))]
-                for lead in members
-            ]
-        else:
-            groups = [
-                [
-                    (lead_record(lead), counted_events(lead, events.get(lead.id, [])))
-                    for lead in members
-                ]
-            ]
+        members_of: list[Member] = [
+            (
+                lead_record(lead, predicted.get(lead.id)),
+                counted_events(lead, events.get(lead.id, [])),
+            )
+            for lead in members
+        ]
+        # leads without an account are scored alone; an account's leads together (rollups)
+        groups = [[member] for member in members_of] if account is None else [members_of]
         for group in groups:
             cards.extend(evaluate_account(model, record, group, as_of))
         done += len(members)

@@ -1,0 +1,1 @@
+"""Predictive scoring: learn from outcomes, calibrate, explain, and turn models into points."""
