@@ -99,42 +99,6 @@ def _render(report: dict[str, Any]) -> None:
         f"({report['positives'] / report['rows']:.1%}); {len(report['numeric'])} numeric and "
         f"{len(report['categorical'])} categorical columns"
     )
-    table = Table(
-        "learner",
-        "ROC AUC",
-        "PR AUC",
-        "lift top 10%",
-        "Brier",
-        "time holdout ROC AUC",
-        title=f"{report['folds']}-fold stratified cross-validation",
-    )
-    for name, entry in report["models"].items():
-        cv = entry["cross_validation"]
-        holdout = entry.get("time_holdout")
-        table.add_row(
-            name + (" (best)" if name == report["best_learner"] else ""),
-            f"{cv['roc_auc']:.3f}",
-            f"{cv['pr_auc']:.3f}",
-            f"{cv['lift_top_decile']:.2f}",
-            f"{cv['brier']:.4f}",
-            f"{holdout['roc_auc']:.3f}" if holdout else "-",
-        )
-    console.print(table)
-    if "time_holdout" in report:
-        chosen = report["time_holdout"]
-        console.print(
-            f"time holdout (latest 20 %): {chosen['learner']} chosen on the training period, "
-            f"ROC AUC [bold]{chosen['roc_auc']:.3f}[/]"
-        )
-    best = report["models"][report["best_learner"]]["cross_validation"]
-    calibration = Table(
-        "bin", "rows", "predicted", "observed", title=f"calibration ({report['best_learner']})"
-    )
-    for index, row in enumerate(best["calibration"], start=1):
-        calibration.add_row(
-            str(index), str(row["count"]), f"{row['predicted']:.3f}", f"{row['observed']:.3f}"
-        )
-    console.print(calibration)
     leaks = report.get("leakage")
     if leaks:
         leak_table = Table(
@@ -162,6 +126,42 @@ def _render(report: dict[str, Any]) -> None:
                 style="bold red" if flag else "",
             )
         console.print(leak_table)
+    table = Table(
+        "learner",
+        "ROC AUC",
+        "PR AUC",
+        "lift top 10%",
+        "Brier",
+        "time holdout ROC AUC",
+        title=f"{report['folds']}-fold stratified cross-validation",
+    )
+    for name, entry in report["models"].items():
+        cv = entry["cross_validation"]
+        holdout = entry.get("time_holdout")
+        table.add_row(
+            name + (" (best)" if name == report["best_learner"] else ""),
+            f"{cv['roc_auc']:.3f}",
+            f"{cv['pr_auc']:.3f}",
+            f"{cv['lift_top_decile']:.2f}",
+            f"{cv['brier']:.4f}",
+            f"{holdout['roc_auc']:.3f}" if holdout else "-",
+        )
+    console.print(table)
+    if "time_holdout" in report:
+        chosen = report["time_holdout"]
+        console.print(
+            f"time holdout (train on the earliest 80 %, test on the latest 20 %): "
+            f"{chosen['learner']} ROC AUC [bold]{chosen['roc_auc']:.3f}[/]"
+        )
+    best = report["models"][report["best_learner"]]["cross_validation"]
+    calibration = Table(
+        "bin", "rows", "predicted", "observed", title=f"calibration ({report['best_learner']})"
+    )
+    for index, row in enumerate(best["calibration"], start=1):
+        calibration.add_row(
+            str(index), str(row["count"]), f"{row['predicted']:.3f}", f"{row['observed']:.3f}"
+        )
+    console.print(calibration)
 
 
 @app.command("train")

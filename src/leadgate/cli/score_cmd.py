@@ -184,7 +184,14 @@ def explain(
             db.dispose()
     if as_json:
         emit_json(
-            {"ok": True, "lead": info, "source": source, "scorecard": breakdown, "history": history}
+            {
+                "ok": True,
+                "lead": info,
+                "source": source,
+                "scorecard": breakdown,
+                "prediction": predicted,
+                "history": history,
+            }
         )
         return
     render_breakdown(info, breakdown, source, history)

@@ -26,7 +26,15 @@ from leadgate.predictive.learners import BoostedModel, fit_boosted, fit_linear
 from leadgate.predictive.metrics import summarize
 from leadgate.predictive.models import Prediction, PredictiveModel
 
-__all__ = ["LoadedModel", "TrainResult", "load_model", "score_leads", "train_model"]
+__all__ = [
+    "LoadedModel",
+    "TrainResult",
+    "fit_and_evaluate",
+    "load_model",
+    "score_leads",
+    "top_factors",
+    "train_model",
+]
 
 #: Below this many conversions a learned model is fragile; we still train, and say so.
 FEW_POSITIVES = 100
@@ -68,6 +76,27 @@ class LoadedModel:
         raw = np.asarray(self.booster.predict(x))
         contributions = np.asarray(self.booster.predict(x, pred_contrib=True))
         return self.calibrate(raw), contributions
+
+
+def fit_and_evaluate(
+    frame: pd.DataFrame, y: np.ndarray, *, seed: int = 7
+) -> tuple[BoostedModel, dict[str, Any]]:
+    """Measure on a stratified 80/20 split (boosted and logistic), then refit on every row.
+
+    The final model is calibrated on out-of-fold scores of all rows.
+    """
+    train, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
+    check = fit_boosted(frame.iloc[train], y[train], seed=seed)
+    numeric = tuple(c for c in frame.columns if c not in CATEGORICAL)
+    categorical = tuple(c for c in frame.columns if c in CATEGORICAL)
+    linear = fit_linear(frame.iloc[train], y[train], numeric=numeric, categorical=categorical)
+    metrics = {
+        "rows": len(y),
+        "positives": int(y.sum()),
+        "holdout": summarize(y[test], check.predict(frame.iloc[test])),
+        "holdout_linear_roc_auc": summarize(y[test], linear.predict(frame.iloc[test]))["roc_auc"],
+    }
+    return fit_boosted(frame, y, seed=seed), metrics
 
 
 def _training_set(
@@ -113,17 +142,7 @@ def train_model(
             f"{FEW_POSITIVES} (commercial tools ask for around a thousand leads and "
             "a hundred conversions)"
         )
-    train, test = train_test_split(np.arange(len(y)), test_size=0.2, stratify=y, random_state=seed)
-    check = fit_boosted(frame.iloc[train], y[train], seed=seed)
-    numeric = tuple(c for c in frame.columns if c not in CATEGORICAL)
-    linear = fit_linear(frame.iloc[train], y[train], numeric=numeric, categorical=CATEGORICAL)
-    metrics = {
-        "rows": len(y),
-        "positives": positives,
-        "holdout": summarize(y[test], check.predict(frame.iloc[test])),
-        "holdout_linear_roc_auc": summarize(y[test], linear.predict(frame.iloc[test]))["roc_auc"],
-    }
-    final = fit_boosted(frame, y, seed=seed)
+    final, metrics = fit_and_evaluate(frame, y, seed=seed)
     row = _store(session, final, frame, event_types, outcome, as_of, seed, metrics, name)
     return TrainResult(
         model_id=row.id,
@@ -193,29 +212,42 @@ def load_model(
     )
 
 
-def _factors(
-    names: list[str], values: pd.Series, contributions: np.ndarray, limit: int
-) -> dict[str, Any]:
-    order = np.argsort(contributions[:-1])
-    down = [
-        {
-            "feature": names[i],
-            "reason": describe_feature(names[i], values.iloc[i]),
-            "log_odds": round(float(contributions[i]), 4),
-        }
-        for i in order[:limit]
-        if contributions[i] < 0
-    ]
-    up = [
-        {
-            "feature": names[i],
-            "reason": describe_feature(names[i], values.iloc[i]),
-            "log_odds": round(float(contributions[i]), 4),
-        }
-        for i in order[::-1][:limit]
-        if contributions[i] > 0
-    ]
-    return {"up": up, "down": down, "base_log_odds": round(float(contributions[-1]), 4)}
+def top_factors(
+    names: list[str], values: pd.DataFrame, contributions: np.ndarray, limit: int = 3
+) -> list[dict[str, Any]]:
+    """Per row: the ``limit`` strongest SHAP contributions up and down, in words.
+
+    Vectorised: one argsort over the whole matrix, then only the chosen cells
+    are turned into text.
+    """
+    shap = contributions[:, :-1]
+    order = np.argsort(shap, axis=1, kind="stable")
+    lowest, highest = order[:, :limit], order[:, ::-1][:, :limit]
+    matrix = values[names].to_numpy(dtype=object)
+    factors = []
+    for row in range(shap.shape[0]):
+        up = [
+            {
+                "feature": names[i],
+                "reason": describe_feature(names[i], matrix[row, i]),
+                "log_odds": round(float(shap[row, i]), 4),
+            }
+            for i in highest[row]
+            if shap[row, i] > 0
+        ]
+        down = [
+            {
+                "feature": names[i],
+                "reason": describe_feature(names[i], matrix[row, i]),
+                "log_odds": round(float(shap[row, i]), 4),
+            }
+            for i in lowest[row]
+            if shap[row, i] < 0
+        ]
+        factors.append(
+            {"up": up, "down": down, "base_log_odds": round(float(contributions[row, -1]), 4)}
+        )
+    return factors
 
 
 def score_leads(session: Session, *, model: LoadedModel, as_of: datetime, limit: int = 3) -> int:
@@ -229,22 +261,18 @@ def score_leads(session: Session, *, model: LoadedModel, as_of: datetime, limit:
         return 0
     probabilities, contributions = model.predict(frame)
     computed_at = utcnow()
-    names = model.columns
-    rows = []
-    for position, lead_id in enumerate(frame.index):
-        rows.append(
-            {
-                "lead_id": lead_id,
-                "model_id": model.row.id,
-                "probability": float(probabilities[position]),
-                "factors": {
-                    "model": model.label,
-                    **_factors(names, frame[names].iloc[position], contributions[position], limit),
-                },
-                "as_of": as_of,
-                "computed_at": computed_at,
-            }
-        )
+    factors = top_factors(model.columns, frame, contributions, limit)
+    rows = [
+        {
+            "lead_id": lead_id,
+            "model_id": model.row.id,
+            "probability": float(probabilities[position]),
+            "factors": {"model": model.label, **factors[position]},
+            "as_of": as_of,
+            "computed_at": computed_at,
+        }
+        for position, lead_id in enumerate(frame.index)
+    ]
     session.execute(delete(Prediction))
     for start in range(0, len(rows), 2000):
         session.execute(insert(Prediction), rows[start : start + 2000])

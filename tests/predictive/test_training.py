@@ -1,0 +1,146 @@
+"""Training on the stored history: point in time, stored versions, reasons, scorecards, MQL use."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from leadgate.cli import app
+from leadgate.db.engine import Database
+from leadgate.demo.runner import build_demo
+from leadgate.exceptions import LeadgateError
+from leadgate.predictive.features import build_features, outcome_labels
+from leadgate.predictive.models import Prediction
+from leadgate.predictive.training import load_model, score_leads, train_model
+from leadgate.scorecards.service import score_all
+from leadgate.scoring import load_model as load_scoring_model
+
+END = datetime(2026, 11, 24, tzinfo=UTC)
+CUTOFF = END - timedelta(days=75)
+
+
+@pytest.fixture
+def history(database_url: str) -> str:
+    """A demo world with enough sales outcomes to learn from, in the per-test database."""
+    build_demo(url=database_url, leads=5000, accounts=600, end=END)
+    return database_url
+
+
+class TestFeatures:
+    def test_features_ignore_the_future(self, history: str, db: Database) -> None:
+        """Nothing after as_of leaks in: no later leads, no later events."""
+        with db.session() as session:
+            early = build_features(session, as_of=CUTOFF)
+            late = build_features(session, as_of=END)
+        assert len(early.frame) < len(late.frame)
+        column = "email.opened|count_90d"
+        shared = early.frame.index.intersection(late.frame.index)
+        assert (early.frame.loc[shared, column] <= late.frame.loc[shared, column] + 1e9).all()
+        assert early.frame["lead_age_days"].min() >= 0
+
+    def test_labels_exclude_leads_converted_before_as_of(self, history: str, db: Database) -> None:
+        with db.session() as session:
+            before, after = outcome_labels(session, outcome="sql", as_of=CUTOFF, until=END)
+        assert after and not (before & after)
+
+
+class TestTrainAndScore:
+    def test_train_store_score_explain_and_use_in_mql(
+        self, history: str, db: Database, cli: CliRunner, tmp_path: Path
+    ) -> None:
+        with db.session() as session:
+            result = train_model(session, outcome="sql", as_of=CUTOFF, until=END, seed=3)
+        assert result.label == "predicted-sql@v1"
+        assert result.metrics["positives"] >= 10
+        assert 0.5 < result.metrics["holdout"]["roc_auc"] <= 1.0
+        with db.session() as session:
+            again = train_model(session, outcome="sql", as_of=CUTOFF, until=END, seed=3)
+            assert again.label == "predicted-sql@v2"
+            assert again.metrics["holdout"] == result.metrics["holdout"]  # same seed, same numbers
+            model = load_model(session)
+            assert model.label == "predicted-sql@v2"
+            scored = score_leads(session, model=model, as_of=END)
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Prediction)) == scored == 5000
+            best = session.scalars(
+                select(Prediction).order_by(Prediction.probability.desc())
+            ).first()
+            assert best is not None and 0 < best.probability <= 1
+            assert best.factors["model"] == "predicted-sql@v2"
+            assert best.factors["up"], "the most likely lead has reasons pushing it up"
+            lead_id = best.lead_id
+        shown = json.loads(cli.invoke(app, ["explain", lead_id, "--json"]).stdout)
+        assert shown["prediction"]["probability"] == pytest.approx(best.probability)
+        text = cli.invoke(app, ["explain", lead_id]).output
+        assert "predicted probability of converting" in text
+        # the MQL definition can use the prediction
+        model_file = tmp_path / "predicted.yaml"
+        model_file.write_text(
+            "version: 1\nname: predicted-mql\ngroups:\n  engagement:\n    rules:\n"
+            "      - {id: any, event: email.opened, points: 1}\n"
+            f"mql: {{predicted: {{gte: {best.probability}}}}}\n",
+            encoding="utf-8",
+        )
+        scoring = load_scoring_model(model_file.read_text(encoding="utf-8"))
+        with db.session() as session:
+            run = score_all(session, model=scoring, as_of=END)
+        assert run.mql_verdicts >= 1
+        assert all(q.scorecard.checks[0].check.startswith("predicted >=") for q in run.qualified)
+
+    def test_too_little_history_is_a_clear_error(self, db: Database) -> None:
+        with db.session() as session, pytest.raises(LeadgateError, match="not enough history"):
+            train_model(session, outcome="sql", as_of=CUTOFF, until=END)
+
+    def test_unknown_outcome(self, db: Database) -> None:
+        with db.session() as session, pytest.raises(LeadgateError, match="unknown outcome"):
+            train_model(session, outcome="won", as_of=CUTOFF, until=END)
+
+
+class TestScorecard:
+    def test_scorecard_is_a_valid_model_that_runs_in_the_rule_engine(
+        self, history: str, cli: CliRunner, tmp_path: Path
+    ) -> None:
+        out = tmp_path / "learned.yaml"
+        result = cli.invoke(
+            app,
+            [
+                "predict",
+                "scorecard",
+                "--out",
+                str(out),
+                "--as-of",
+                CUTOFF.isoformat(),
+                "--mql-rate",
+                "0.05",
+                "--json",
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        payload = json.loads(result.stdout)
+        assert payload["rules"] >= 1
+        assert 0 < payload["holdout_roc_auc_scorecard"] <= 1
+        assert payload["auc_given_up"] == pytest.approx(
+            payload["holdout_roc_auc_boosted"] - payload["holdout_roc_auc_scorecard"], abs=1e-3
+        )
+        assert cli.invoke(app, ["model", "check", str(out)]).exit_code == 0
+        text = out.read_text(encoding="utf-8")
+        assert "mql:" in text and "points:" in text
+        refused = cli.invoke(app, ["predict", "scorecard", "--out", str(out)])
+        assert refused.exit_code == 2 and "exists" in refused.output
+
+    def test_engagement_points_are_never_negative_except_disinterest(
+        self, history: str, db: Database
+    ) -> None:
+        from leadgate.predictive.scorecard import fit_scorecard
+        from leadgate.scoring.nodes import EventRule
+
+        with db.session() as session:
+            result = fit_scorecard(session, outcome="sql", as_of=CUTOFF, until=END)
+        for rule in result.model.rules:
+            if isinstance(rule, EventRule) and "unsubscribed" not in rule.event_types[0]:
+                assert rule.points > 0, rule
