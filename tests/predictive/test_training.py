@@ -64,7 +64,7 @@ class TestTrainAndScore:
             assert again.metrics["holdout"] == result.metrics["holdout"]  # same seed, same numbers
             model = load_model(session)
             assert model.label == "predicted-sql@v2"
-            scored = score_leads(session, model=model, as_of=END)
+            scored = score_leads(session, model=model, as_of=END, explain_limit=100)
         with db.session() as session:
             assert session.scalar(select(func.count()).select_from(Prediction)) == scored == 5000
             best = session.scalars(
@@ -78,6 +78,14 @@ class TestTrainAndScore:
         assert shown["prediction"]["probability"] == pytest.approx(best.probability)
         text = cli.invoke(app, ["explain", lead_id]).output
         assert "predicted probability of converting" in text
+        # reasons are stored for the 100 most likely leads; others get them on demand
+        with db.session() as session:
+            worst = session.scalars(select(Prediction).order_by(Prediction.probability)).first()
+            assert worst is not None and worst.factors["stored"] is False
+            worst_id = worst.lead_id
+        on_demand = json.loads(cli.invoke(app, ["explain", worst_id, "--json"]).stdout)
+        assert on_demand["prediction"]["stored"] == "computed on demand"
+        assert on_demand["prediction"]["up"] or on_demand["prediction"]["down"]
         # the MQL definition can use the prediction
         model_file = tmp_path / "predicted.yaml"
         model_file.write_text(

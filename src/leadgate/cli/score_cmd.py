@@ -9,6 +9,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.cli.output import (
@@ -171,15 +172,7 @@ def explain(
                         "country": account.country,
                     },
                 }
-                predicted = (
-                    None
-                    if prediction is None
-                    else {
-                        "probability": prediction.probability,
-                        "as_of": prediction.as_of.isoformat(),
-                        **prediction.factors,
-                    }
-                )
+                predicted = _prediction_view(session, prediction)
         finally:
             db.dispose()
     if as_json:
@@ -197,6 +190,27 @@ def explain(
     render_breakdown(info, breakdown, source, history)
     if predicted is not None:
         render_prediction(predicted)
+
+
+def _prediction_view(session: Session, prediction: Prediction | None) -> dict[str, Any] | None:
+    """The stored prediction, with reasons computed on demand when none were stored."""
+    if prediction is None:
+        return None
+    view = {
+        "probability": prediction.probability,
+        "as_of": prediction.as_of.isoformat(),
+        **prediction.factors,
+    }
+    if prediction.factors.get("stored") is False:
+        from leadgate.predictive.training import explain_lead, load_model
+
+        model = load_model(session, model_id=prediction.model_id)
+        fresh = explain_lead(
+            session, model=model, lead_id=prediction.lead_id, as_of=prediction.as_of
+        )
+        view.update({key: fresh[key] for key in ("up", "down", "base_log_odds")})
+        view["stored"] = "computed on demand"
+    return view
 
 
 def render_prediction(predicted: dict[str, Any]) -> None:

@@ -58,12 +58,13 @@ class FeatureFrame:
     as_of: datetime
 
 
-def _events(session: Session, as_of: datetime) -> pd.DataFrame:
-    rows = session.execute(
-        select(Event.lead_id, Event.type, Event.occurred_at, Event.properties).where(
-            Event.occurred_at <= as_of
-        )
-    ).all()
+def _events(session: Session, as_of: datetime, lead_ids: list[str] | None) -> pd.DataFrame:
+    query = select(Event.lead_id, Event.type, Event.occurred_at, Event.properties).where(
+        Event.occurred_at <= as_of
+    )
+    if lead_ids is not None:
+        query = query.where(Event.lead_id.in_(lead_ids))
+    rows = session.execute(query).all()
     frame = pd.DataFrame(rows, columns=["lead_id", "type", "ts", "properties"])
     if frame.empty:
         return frame
@@ -72,27 +73,38 @@ def _events(session: Session, as_of: datetime) -> pd.DataFrame:
 
 
 def build_features(
-    session: Session, *, as_of: datetime, event_types: tuple[str, ...] | None = None
+    session: Session,
+    *,
+    as_of: datetime,
+    event_types: tuple[str, ...] | None = None,
+    account_of: str | None = None,
 ) -> FeatureFrame:
     """Features of every lead created by ``as_of``: fit attributes, event counts and recency.
 
     ``event_types`` fixes the event columns (use the training run's list when
     scoring); by default the most frequent types up to ``as_of`` are used.
+    ``account_of`` limits the work to one lead and its account's other leads
+    (the account roll-ups need them): explaining one lead on demand.
     """
+    lead_query = select(
+        Lead.id,
+        Lead.email,
+        Lead.seniority,
+        Lead.department,
+        Lead.country,
+        Lead.channel,
+        Lead.campaign,
+        Lead.account_id,
+        Lead.created_at,
+    ).where(Lead.created_at <= as_of)
+    lead_ids: list[str] | None = None
+    if account_of is not None:
+        account_id = session.scalar(select(Lead.account_id).where(Lead.id == account_of))
+        scope = Lead.id == account_of if account_id is None else Lead.account_id == account_id
+        lead_query = lead_query.where(scope)
+        lead_ids = list(session.scalars(select(Lead.id).where(scope)))
     leads = pd.DataFrame(
-        session.execute(
-            select(
-                Lead.id,
-                Lead.email,
-                Lead.seniority,
-                Lead.department,
-                Lead.country,
-                Lead.channel,
-                Lead.campaign,
-                Lead.account_id,
-                Lead.created_at,
-            ).where(Lead.created_at <= as_of)
-        ).all(),
+        session.execute(lead_query).all(),
         columns=[
             "lead_id",
             "email",
@@ -134,7 +146,7 @@ def build_features(
     frame["free_mail"] = (
         frame["email"].str.rsplit("@", n=1).str[-1].str.lower().isin(free).astype(float)
     )
-    events = _events(session, as_of)
+    events = _events(session, as_of, lead_ids)
     if event_types is None:
         counts = events["type"].value_counts() if not events.empty else pd.Series(dtype=int)
         event_types = tuple(sorted(counts.index[:_MAX_EVENT_TYPES]))

@@ -29,6 +29,7 @@ from leadgate.predictive.models import Prediction, PredictiveModel
 __all__ = [
     "LoadedModel",
     "TrainResult",
+    "explain_lead",
     "fit_and_evaluate",
     "load_model",
     "score_leads",
@@ -70,12 +71,13 @@ class LoadedModel:
         calibrated: np.ndarray = np.interp(raw, calibration["x"], calibration["y"])
         return calibrated
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """(calibrated probabilities, SHAP contributions with the bias last)."""
-        x = frame[self.columns]
-        raw = np.asarray(self.booster.predict(x))
-        contributions = np.asarray(self.booster.predict(x, pred_contrib=True))
-        return self.calibrate(raw), contributions
+    def probabilities(self, frame: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities of the outcome."""
+        return self.calibrate(np.asarray(self.booster.predict(frame[self.columns])))
+
+    def contributions(self, frame: pd.DataFrame) -> np.ndarray:
+        """SHAP values (log-odds) per feature, bias last: 30-40x the cost of a prediction."""
+        return np.asarray(self.booster.predict(frame[self.columns], pred_contrib=True))
 
 
 def fit_and_evaluate(
@@ -191,7 +193,11 @@ def _store(
 
 
 def load_model(
-    session: Session, *, name: str | None = None, version: int | None = None
+    session: Session,
+    *,
+    name: str | None = None,
+    version: int | None = None,
+    model_id: int | None = None,
 ) -> LoadedModel:
     """The newest stored model (or the named version)."""
     query = select(PredictiveModel).order_by(
@@ -201,6 +207,8 @@ def load_model(
         query = query.where(PredictiveModel.name == name)
     if version is not None:
         query = query.where(PredictiveModel.version == version)
+    if model_id is not None:
+        query = query.where(PredictiveModel.id == model_id)
     row = session.scalars(query.limit(1)).first()
     if row is None:
         raise LeadgateError("no trained predictive model; run `leadgate predict train` first")
@@ -250,30 +258,70 @@ def top_factors(
     return factors
 
 
-def score_leads(session: Session, *, model: LoadedModel, as_of: datetime, limit: int = 3) -> int:
-    """Predict every lead as of ``as_of``; store probability and top factors; return the count."""
-    features = build_features(session, as_of=as_of, event_types=model.event_types)
-    frame = features.frame
+#: Reasons (SHAP) cost 30-40x a prediction, so they are stored for the most likely
+#: leads only (all leads in smaller databases); `leadgate explain` computes them on
+#: demand for any other lead.
+EXPLAIN_LIMIT = 50_000
+
+
+def explain_lead(
+    session: Session, *, model: LoadedModel, lead_id: str, as_of: datetime
+) -> dict[str, Any]:
+    """Probability and reasons for one lead, computed now (features of its account only)."""
+    features = build_features(
+        session, as_of=as_of, event_types=model.event_types, account_of=lead_id
+    ).frame
+    for column in model.columns:
+        if column not in features.columns:
+            features[column] = np.nan
+    if lead_id not in features.index:
+        raise LeadgateError(f"lead {lead_id} did not exist as of {as_of:%Y-%m-%d %H:%M}")
+    row = features.loc[[lead_id]]
+    probability = float(model.probabilities(row)[0])
+    factors = top_factors(model.columns, row, model.contributions(row))[0]
+    return {"model": model.label, "probability": probability, **factors}
+
+
+def score_leads(
+    session: Session,
+    *,
+    model: LoadedModel,
+    as_of: datetime,
+    limit: int = 3,
+    explain_limit: int = EXPLAIN_LIMIT,
+) -> int:
+    """Predict every lead as of ``as_of`` and store probabilities; return the count.
+
+    Reasons (top ``limit`` factors up and down) are stored with the
+    ``explain_limit`` most likely leads.
+    """
+    frame = build_features(session, as_of=as_of, event_types=model.event_types).frame
     for column in model.columns:
         if column not in frame.columns:
             frame[column] = np.nan
     if frame.empty:
         return 0
-    probabilities, contributions = model.predict(frame)
+    probabilities = model.probabilities(frame)
+    ranked = np.argsort(-probabilities, kind="stable")[:explain_limit]
+    explained = frame.iloc[ranked]
+    factors = top_factors(model.columns, explained, model.contributions(explained), limit)
+    reasons = dict(zip(explained.index, factors, strict=True))
     computed_at = utcnow()
-    factors = top_factors(model.columns, frame, contributions, limit)
     rows = [
         {
             "lead_id": lead_id,
             "model_id": model.row.id,
             "probability": float(probabilities[position]),
-            "factors": {"model": model.label, **factors[position]},
+            "factors": {
+                "model": model.label,
+                **reasons.get(lead_id, {"up": [], "down": [], "stored": False}),
+            },
             "as_of": as_of,
             "computed_at": computed_at,
         }
         for position, lead_id in enumerate(frame.index)
     ]
     session.execute(delete(Prediction))
-    for start in range(0, len(rows), 2000):
-        session.execute(insert(Prediction), rows[start : start + 2000])
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(Prediction), rows[start : start + 5000])
     return len(rows)
