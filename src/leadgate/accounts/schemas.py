@@ -22,7 +22,7 @@ class AccountCreate(BaseModel):
     domain: str | None = Field(default=None, max_length=255)
     name: str | None = Field(default=None, max_length=500)
     industry: str | None = Field(default=None, max_length=200)
-    employees: int | None = Field(default=None, ge=0)
+    employees: int | None = Field(default=None, ge=0, le=2_147_483_647)
     annual_revenue: float | None = Field(default=None, ge=0, allow_inf_nan=False)
     country: str | None = Field(default=None, max_length=100)
     tier: str | None = Field(default=None, max_length=50)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from leadgate.cli import demo_cmd, imports_cmd, leads_cmd, model_cmd, predict_cmd, score_cmd
+from leadgate.cli import (
+    demo_cmd,
+    imports_cmd,
+    leads_cmd,
+    model_cmd,
+    predict_cmd,
+    rescore_cmd,
+    score_cmd,
+)
 
 __all__ = ["app", "main"]
 
@@ -22,6 +30,7 @@ app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)
 app.command("demo")(demo_cmd.demo)
+app.command("rescore")(rescore_cmd.rescore)
 
 
 def main() -> None:

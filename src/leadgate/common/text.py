@@ -83,4 +83,7 @@ def parse_timestamp(value: Any, *, assume_tz: tzinfo | None = None) -> datetime:
                 "or pass --assume-tz"
             )
         parsed = parsed.replace(tzinfo=assume_tz)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"timestamp {parsed.isoformat()} is out of range") from None

@@ -22,7 +22,8 @@ def check_event_type(value: str) -> str:
     value = value.strip()
     if not _TYPE_RE.match(value):
         raise ValueError(
-            f"event type {value[:60]!r} must be 1-200 letters, digits or _ . : - (e.g. email.opened)"
+            f"event type {value[:60]!r} must be 1-200 letters, digits or _ . : - "
+            "(e.g. email.opened)"
         )
     return value
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +34,19 @@ class SourceRow:
 
 
 class _CountingReader(io.RawIOBase):
-    """Counts bytes as they are read, so progress follows the file, not the rows."""
+    """Counts bytes as they are read, so progress follows the file, not the rows.
 
-    def __init__(self, inner: BinaryIO, on_bytes: Callable[[int], None] | None) -> None:
+    It also refuses NUL bytes anywhere in the file, not only near its start: text
+    files never hold them, and PostgreSQL cannot store them.
+    """
+
+    def __init__(
+        self, inner: BinaryIO, on_bytes: Callable[[int], None] | None, path: Path, fmt: str
+    ) -> None:
         self.inner = inner
         self.on_bytes = on_bytes
+        self.path = path
+        self.fmt = fmt
 
     def readable(self) -> bool:
         return True
@@ -45,10 +54,16 @@ class _CountingReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         data = self.inner.read(len(buffer))
         size = len(data)
+        if b"\x00" in data:
+            raise _binary(self.path, self.fmt)
         buffer[:size] = data
         if self.on_bytes is not None and size:
             self.on_bytes(size)
         return size
+
+
+def _binary(path: Path, fmt: str) -> ImportFileError:
+    return ImportFileError(f"{path}: binary data (NUL bytes) — not a {fmt.upper()} text file")
 
 
 def detect_format(path: Path, explicit: str | None = None) -> str:
@@ -79,9 +94,9 @@ def read_rows(
     handle.seek(0)
     if b"\x00" in head:
         handle.close()
-        raise ImportFileError(f"{path}: binary data (NUL bytes) — not a {fmt.upper()} text file")
+        raise _binary(path, fmt)
     text = io.TextIOWrapper(
-        io.BufferedReader(_CountingReader(handle, on_bytes), 1 << 16),
+        io.BufferedReader(_CountingReader(handle, on_bytes, path, fmt), 1 << 16),
         encoding="utf-8-sig",
         errors="strict",
         newline="",
@@ -113,8 +128,12 @@ def _csv(path: Path, text: io.TextIOWrapper) -> tuple[list[str], Iterator[Source
     except UnicodeDecodeError as exc:
         text.close()
         raise ImportFileError(
-            f"{path}: not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}); re-save the file as UTF-8"
+            f"{path}: not UTF-8 text (invalid byte 0x{exc.object[exc.start]:02x}); "
+            "re-save the file as UTF-8"
         ) from None
+    except ImportFileError:
+        text.close()
+        raise
     if not sample.strip():
         text.close()
         raise ImportFileError(f"{path}: the file is empty (no header line)")
@@ -156,28 +175,57 @@ def _csv(path: Path, text: io.TextIOWrapper) -> tuple[list[str], Iterator[Source
     return header, _decode_guard(path, rows(), text)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 def _jsonl(path: Path, text: io.TextIOWrapper) -> Iterator[SourceRow]:
+    """Rows of a JSON Lines file.
+
+    The first non-blank line must be JSON (else the file is refused); a later bad
+    line is one rejected row. NaN, infinite numbers and ``\\u0000`` are rejected
+    per line: they are not portable JSON, and PostgreSQL's JSONB cannot hold them.
+    """
+
     def rows() -> Iterator[SourceRow]:
         seen_any = False
         for number, line in enumerate(text, start=1):
             if not line.strip():
                 continue
-            seen_any = True
+            first, seen_any = not seen_any, True
+            raw = line.rstrip("\r\n")
             try:
-                value = json.loads(line)
-            except json.JSONDecodeError as exc:
-                if number == 1:
-                    raise ImportFileError(f"{path}:1: not JSON Lines: {exc.msg}") from None
-                yield SourceRow(
-                    number, {}, raw=line.rstrip("\n"), problem=f"invalid JSON: {exc.msg}"
-                )
+                value = json.loads(line, parse_constant=_no_constant, parse_float=_finite_float)
+            except ValueError as exc:
+                message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                if first:
+                    raise ImportFileError(f"{path}:{number}: not JSON Lines: {message}") from None
+                yield SourceRow(number, {}, raw=raw, problem=f"invalid JSON: {message}")
                 continue
             if not isinstance(value, dict):
-                yield SourceRow(
-                    number, {}, raw=line.rstrip("\n"), problem="a line must hold a JSON object"
-                )
+                yield SourceRow(number, {}, raw=raw, problem="a line must hold a JSON object")
                 continue
-            yield SourceRow(number, value, raw=line.rstrip("\n"))
+            if "\\u0000" in line and _has_nul(value):
+                yield SourceRow(number, {}, raw=raw, problem="a value holds a NUL character")
+                continue
+            yield SourceRow(number, value, raw=raw)
         if not seen_any:
             raise ImportFileError(f"{path}: the file is empty")
 

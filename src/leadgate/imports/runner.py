@@ -38,6 +38,7 @@ from leadgate.leads.service import upsert_lead
 __all__ = ["ImportReport", "Reject", "import_file"]
 
 _BATCH = 5_000
+_SQLITE_CACHE_KIB = 64 * 1024
 _NESTED_FIELDS = {"leads": "attributes", "accounts": "attributes", "events": "properties"}
 
 
@@ -103,26 +104,62 @@ def import_file(
     mapping = mapping or ImportMapping()
     tz = assume_tz or mapping.assume_tz
     file_format = detect_format(path, fmt)
+    if rejects_path is not None and rejects_path.is_dir():
+        raise ImportFileError(f"{rejects_path} is a folder; give the rejects file a file name")
     started = time.perf_counter()
     report = ImportReport(kind=kind, file=str(path))
     header, rows = read_rows(path, file_format, on_bytes=on_bytes)
     if header is not None:
         _check_header(path, kind, header, mapping)
     with db.session() as session:
+        restore = _prepare_sqlite(session)
         now = utcnow()
         if kind == "events":
             _import_events(session, rows, mapping, tz, report, now)
         else:
             _import_records(session, kind, rows, mapping, report, now, actor)
+        restore()
     report.seconds = time.perf_counter() - started
     if report.rejects:
         target = (
             rejects_path
             or Path.cwd() / f"{path.stem}.rejects{'.csv' if file_format == 'csv' else '.jsonl'}"
         )
-        _write_rejects(target, file_format, header, report.rejects)
+        try:
+            _write_rejects(target, file_format, header, report.rejects)
+        except OSError as exc:
+            raise LeadgateError(
+                f"the other rows were imported, but the {report.rejected} rejected rows "
+                f"cannot be written to {target}: {exc.strerror or exc}"
+            ) from None
         report.rejects_path = str(target)
     return report
+
+
+def _prepare_sqlite(session: Session) -> Callable[[], None]:
+    """On SQLite: open the transaction for real and enlarge the page cache for the import.
+
+    pysqlite starts a transaction only before INSERT/UPDATE/DELETE. A SAVEPOINT
+    sent first starts one of its own, and releasing it commits: rows would be
+    committed one by one, and a file found malformed near its end would leave
+    its first rows behind instead of writing nothing.
+
+    A bulk import updates the events indexes all over; a cache larger than the
+    2 MiB default keeps those pages in memory. Returns what restores the cache size.
+    """
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        return lambda: None
+    raw = connection.connection.dbapi_connection
+    if not getattr(raw, "in_transaction", True):
+        connection.exec_driver_sql("BEGIN")
+    previous = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+
+    def restore() -> None:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {previous}")
+
+    return restore
 
 
 def _check_header(path: Path, kind: str, header: list[str], mapping: ImportMapping) -> None:
@@ -149,42 +186,72 @@ def _check_header(path: Path, kind: str, header: list[str], mapping: ImportMappi
         )
 
 
-def _split(
-    values: dict[str, Any], kind: str, mapping: ImportMapping
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Mapped leadgate fields and the remaining custom values of one source row."""
-    fields: dict[str, Any] = {}
-    used: set[str] = set()
-    for target in FIELDS[kind][1]:
-        source = mapping.source_for(target)
-        if source in values:
-            used.add(source)
+#: (present (target, source) pairs, extra keys, extra keys without the nested one, nested key)
+_Plan = tuple[tuple[tuple[str, str], ...], tuple[str, ...], tuple[str, ...], str | None]
+
+
+class _Splitter:
+    """Splits a source row into mapped leadgate fields and the remaining custom values.
+
+    The mapping is resolved once per distinct set of keys (once per file for CSV)
+    instead of once per row; the result is the same as resolving it row by row.
+    """
+
+    _MAX_PLANS = 1_000
+
+    def __init__(self, kind: str, mapping: ImportMapping) -> None:
+        self.pairs = tuple((target, mapping.source_for(target)) for target in FIELDS[kind][1])
+        self.translations = mapping.values
+        self.constants = tuple(mapping.constants.items())
+        self.ignore = mapping.ignore
+        self.nested_key = _NESTED_FIELDS[kind]
+        self.plans: dict[tuple[str, ...], _Plan] = {}
+
+    def _plan(self, keys: tuple[str, ...]) -> _Plan:
+        present = set(keys)
+        pairs = tuple((target, source) for target, source in self.pairs if source in present)
+        used = {source for _, source in pairs}
+        extras = tuple(key for key in keys if key not in used and key not in self.ignore)
+        nested = self.nested_key if self.nested_key in present else None
+        without_nested = tuple(key for key in extras if key != nested)
+        return pairs, extras, without_nested, nested
+
+    def __call__(self, values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        keys = tuple(values)
+        plan = self.plans.get(keys)
+        if plan is None:
+            plan = self._plan(keys)
+            if len(self.plans) < self._MAX_PLANS:
+                self.plans[keys] = plan
+        pairs, extra_keys, without_nested, nested_key = plan
+        fields: dict[str, Any] = {}
+        translations = self.translations
+        for target, source in pairs:
             value = values[source]
             if isinstance(value, str):
                 value = value.strip() or None
-            if value is not None and target in mapping.values:
-                value = mapping.values[target].get(str(value), value)
+            if value is not None and target in translations:
+                value = translations[target].get(str(value), value)
             fields[target] = value
-    for target, constant in mapping.constants.items():
-        if fields.get(target) is None:
-            fields[target] = constant
-    nested_key = _NESTED_FIELDS[kind]
-    extra: dict[str, Any] = {}
-    nested = values.get(nested_key)
-    if isinstance(nested, dict):
-        extra.update(nested)
-        used.add(nested_key)
-    for key, value in values.items():
-        if key in used or key in mapping.ignore:
-            continue
-        if isinstance(value, str):
-            value = value.strip()
-            if not value:
+        for target, constant in self.constants:
+            if fields.get(target) is None:
+                fields[target] = constant
+        extra: dict[str, Any] = {}
+        if nested_key is not None:
+            nested = values[nested_key]
+            if isinstance(nested, dict):
+                extra.update(nested)
+                extra_keys = without_nested
+        for key in extra_keys:
+            value = values[key]
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    continue
+            elif value is None:
                 continue
-        elif value is None:
-            continue
-        extra[key] = value
-    return fields, extra
+            extra[key] = value
+        return fields, extra
 
 
 def _validation_reason(exc: ValidationError) -> str:
@@ -203,12 +270,13 @@ def _import_records(
     now: datetime,
     actor: str,
 ) -> None:
+    split = _Splitter(kind, mapping)
     for row in rows:
         report.rows += 1
         if row.problem is not None:
             report.rejects.append(Reject(row.line, row.problem, row.values, row.raw))
             continue
-        fields, extra = _split(row.values, kind, mapping)
+        fields, extra = split(row.values)
         try:
             if kind == "leads":
                 lead_data = LeadCreate(**fields, attributes=extra)
@@ -241,6 +309,16 @@ def _lead_directory(session: Session) -> dict[str, str]:
     return directory
 
 
+def _bounded(value: Any, name: str, limit: int) -> str | None:
+    """Text of at most ``limit`` characters (the column size), as EventCreate checks it."""
+    if value is None:
+        return None
+    text = str(value)
+    if len(text) > limit:
+        raise ValueError(f"{name} is longer than {limit} characters")
+    return text
+
+
 def _import_events(
     session: Session,
     rows: Any,
@@ -250,6 +328,7 @@ def _import_events(
     now: datetime,
 ) -> None:
     directory = _lead_directory(session)
+    split = _Splitter("events", mapping)
     known_types: dict[str, str] = {}
     seen: dict[str, int] = {}
     batch: list[EventRow] = []
@@ -265,7 +344,7 @@ def _import_events(
         if row.problem is not None:
             report.rejects.append(Reject(row.line, row.problem, row.values, row.raw))
             continue
-        fields, properties = _split(row.values, "events", mapping)
+        fields, properties = split(row.values)
         try:
             raw_type = fields.get("type")
             if raw_type is None:
@@ -293,19 +372,18 @@ def _import_events(
             first_line = seen.get(event_id)
             if first_line is not None:
                 raise ValueError(
-                    f"duplicate event id {event_id[:80]!r} in this file (first on line {first_line})"
+                    f"duplicate event id {event_id[:80]!r} in this file "
+                    f"(first on line {first_line})"
                 )
             seen[event_id] = row.line
-            channel = fields.get("channel")
-            campaign = fields.get("campaign")
             batch.append(
                 (
                     event_id,
                     lead_id,
                     event_type,
                     occurred_at,
-                    None if channel is None else str(channel)[:200],
-                    None if campaign is None else str(campaign)[:300],
+                    _bounded(fields.get("channel"), "channel", 200),
+                    _bounded(fields.get("campaign"), "campaign", 300),
                     properties,
                 )
             )

@@ -20,6 +20,7 @@ from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
 from leadgate.lifecycle import Stage, check_transition
+from leadgate.predictive.models import Prediction
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scoring.records import email_domain
 
@@ -240,6 +241,7 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
     )
     session.execute(update(LeadAlias).where(LeadAlias.lead_id == drop.id).values(lead_id=keep.id))
     session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id == drop.id))
+    session.execute(delete(Prediction).where(Prediction.lead_id == drop.id))
     for name in (*_FIELDS, "account_id"):
         if getattr(keep, name) is None and getattr(drop, name) is not None:
             setattr(keep, name, getattr(drop, name))
