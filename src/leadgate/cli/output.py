@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -104,6 +104,3 @@ def progress_columns() -> tuple[Any, ...]:
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     )
-
-
-Callback = Callable[..., Any]

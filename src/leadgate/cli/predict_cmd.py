@@ -196,7 +196,7 @@ def train(
                 )
             with db.session() as session:
                 scored = score_leads(
-                    session, model=load_model(session, name=result.label.split("@")[0]), as_of=now
+                    session, model=load_model(session, model_id=result.model_id), as_of=now
                 )
         finally:
             db.dispose()

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, inspect, select, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -240,11 +240,9 @@ def build_demo(
             run = score_all(session, model=model, as_of=end)
         with db.session() as session:
             stages = stage_counts(session)
-            event_total = session.scalar(select(func.count()).select_from(StageChange))
         ever_mql, ever_sql, by_channel = funnel_conversion(db)
     finally:
         db.dispose()
-    del event_total
     return DemoSummary(
         database_url=url,
         seed=seed,

@@ -21,6 +21,7 @@ from leadgate.events.service import load_event_records
 from leadgate.leads.models import Lead
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.predictive.models import Prediction
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
@@ -100,8 +101,6 @@ def lead_record(lead: Lead, predicted: float | None = None) -> LeadRecord:
 
 def predictions_by_lead(session: Session) -> dict[str, float]:
     """The latest predicted probability of every lead that has one."""
-    from leadgate.predictive.models import Prediction
-
     rows = session.execute(select(Prediction.lead_id, Prediction.probability))
     return {row.lead_id: row.probability for row in rows}
 
