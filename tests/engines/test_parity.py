@@ -606,8 +606,8 @@ class TestUnsupportedConstructs:
             engine.rescore(model, as_of=AS_OF, events=events, leads=_leads({"lead_id": "a"}))
 
     def test_planned_engines_say_not_yet_available(self) -> None:
-        with pytest.raises(UnsupportedConstructError, match="not yet available"):
-            compile_model(default_model(), as_of=AS_OF, dialect="spark")
+        with pytest.raises(UnsupportedConstructError, match="PostgreSQL engine is not yet"):
+            compile_model(default_model(), as_of=AS_OF, dialect="postgresql")
 
 
 def test_a_missing_column_is_a_missing_value_and_reported() -> None:

@@ -153,7 +153,8 @@ def test_rescore_prints_a_summary(tmp_path: Path) -> None:
         ("no-ts", "no column 'ts'"),
         ("bad-ts", "cannot"),
         ("bad-out", "unknown format"),
-        ("spark", "not yet available"),
+        ("spark-master", "applies to --engine spark only"),
+        ("engine", "unknown engine 'postgres'"),
         ("duplicate-lead", "duplicate lead_id"),
     ],
 )
@@ -171,8 +172,10 @@ def test_bad_input_gives_one_message_exit_2_and_no_output(
         paths["events"].write_text("lead_id,type,ts\nl1,email.opened,yesterday\n")
     elif change == "bad-out":
         out = tmp_path / "out.xlsx"
-    elif change == "spark":
-        extra = ["--engine", "spark"]
+    elif change == "spark-master":
+        extra = ["--spark-master", "local[2]"]
+    elif change == "engine":
+        extra = ["--engine", "postgres"]
     elif change == "duplicate-lead":
         paths["leads"].write_text("lead_id\nl1\nl1\n")
     result = runner.invoke(app, _args(paths, _model_file(tmp_path), out, *extra))
@@ -190,3 +193,30 @@ def test_bad_input_with_json_is_a_json_error(tmp_path: Path) -> None:
     assert result.exit_code == 2
     payload = json.loads(result.stdout)
     assert payload["ok"] is False and "does not exist" in payload["error"]["message"]
+
+
+def test_spark_engine_writes_the_same_rows_as_duckdb(tmp_path: Path) -> None:
+    """``--engine spark --spark-master local[2]``: same file content as DuckDB's."""
+    pytest.importorskip("pyspark", reason="PySpark is not installed")
+    paths = _write(tmp_path, "parquet")
+    model = _model_file(tmp_path)
+    outputs = {}
+    for engine in ("duckdb", "spark"):
+        out = tmp_path / f"{engine}.parquet"
+        extra = ["--engine", engine, "--json"]
+        if engine == "spark":
+            extra += ["--spark-master", "local[2]"]
+        result = runner.invoke(app, _args(paths, model, out, *extra))
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["engine"] == engine
+        outputs[engine] = pq.read_table(out)
+    assert outputs["spark"].schema == outputs["duckdb"].schema
+    for spark_row, duck_row in zip(
+        outputs["spark"].to_pylist(), outputs["duckdb"].to_pylist(), strict=True
+    ):
+        assert spark_row.keys() == duck_row.keys()
+        for key, value in duck_row.items():
+            if isinstance(value, float):
+                assert spark_row[key] == pytest.approx(value, rel=1e-12), key
+            else:
+                assert spark_row[key] == value, key

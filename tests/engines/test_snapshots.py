@@ -1,4 +1,5 @@
-"""The SQL generated for the shipped default model and the example models, kept as snapshots.
+"""The SQL generated for the shipped default model and the example models, per engine,
+kept as snapshots.
 
 A change in the generated SQL shows up in review. Regenerate after an intended change with
 ``LEADGATE_UPDATE_SNAPSHOTS=1 pytest tests/engines/test_snapshots.py``.
@@ -29,13 +30,17 @@ def _model(name: str) -> ScoringModel:
     return default_model() if path is None else load_model_file(path)
 
 
+@pytest.mark.parametrize("dialect", ["duckdb", "spark"])
 @pytest.mark.parametrize("layout", ["flat", "json"])
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_generated_sql_matches_the_snapshot(name: str, layout: str) -> None:
+def test_generated_sql_matches_the_snapshot(name: str, layout: str, dialect: str) -> None:
     sql = compile_model(
-        _model(name), as_of=AS_OF, schema=InputSchema.canonical(properties=layout)
+        _model(name),
+        as_of=AS_OF,
+        schema=InputSchema.canonical(properties=layout),
+        dialect=dialect,
     ).sql
-    snapshot = SNAPSHOTS / f"{name}.{layout}.duckdb.sql"
+    snapshot = SNAPSHOTS / f"{name}.{layout}.{dialect}.sql"
     if os.environ.get("LEADGATE_UPDATE_SNAPSHOTS") == "1" or not snapshot.exists():
         if os.environ.get("CI") and not snapshot.exists():
             pytest.fail(f"snapshot {snapshot.name} is missing; generate it and commit it")

@@ -151,6 +151,19 @@ def run_duckdb(
     return {row["lead_id"]: row for row in table.to_pylist()}
 
 
+def run_engine(
+    engine: Any,
+    model: ScoringModel,
+    events: pa.Table,
+    leads: pa.Table,
+    accounts: pa.Table | None,
+    as_of: datetime,
+) -> dict[Any, dict[str, Any]]:
+    """Rescore on any engine object (``DuckDBEngine``, ``SparkEngine``)."""
+    table = engine.rescore(model, as_of=as_of, events=events, leads=leads, accounts=accounts)
+    return {row["lead_id"]: row for row in table.to_pylist()}
+
+
 def close(a: float, b: float) -> bool:
     return a == b or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
@@ -161,9 +174,12 @@ def assert_parity(
     leads: pa.Table,
     accounts: pa.Table | None,
     as_of: datetime,
+    *,
+    run: Any = None,
 ) -> dict[Any, dict[str, Any]]:
+    """The engine (DuckDB unless ``run`` is given) agrees with the evaluator."""
     expected = evaluate_tables(model, events, leads, accounts, as_of)
-    got = run_duckdb(model, events, leads, accounts, as_of)
+    got = (run or run_duckdb)(model, events, leads, accounts, as_of)
     assert set(got) == set(expected)
     for lead_id, card in expected.items():
         row = got[lead_id]

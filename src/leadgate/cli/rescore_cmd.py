@@ -1,57 +1,124 @@
-"""``leadgate rescore``: score every lead of Parquet/CSV files with one compiled query."""
+"""``leadgate rescore``: every lead at once, through the model compiled to one query.
+
+Two modes share the compiled path:
+
+* files: ``--events E --leads L [--accounts A] --as-of TS --out OUT`` scores
+  Parquet/CSV files and writes one row per lead;
+* the operational database (no ``--events``): shows what would change (who
+  enters or leaves MQL, by grade and channel), then, confirmed, applies the
+  stage changes with their history rows in one transaction.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from leadgate.cli.output import JsonOption, console, emit_json, guard, parse_as_of
-from leadgate.engines.compiler import dialect_for
-from leadgate.engines.duckdb_engine import rescore_files
+from leadgate.cli.output import (
+    EXIT_REJECTED,
+    JsonOption,
+    console,
+    database,
+    emit_json,
+    guard,
+    parse_as_of,
+    resolve_model,
+)
+from leadgate.config import Settings
+from leadgate.engines.runner import ENGINES, rescore_files
 from leadgate.exceptions import LeadgateError
+from leadgate.rescoring import RescorePlan, apply_plan, plan_rescore
 from leadgate.scoring import load_model_file
 
 __all__ = ["rescore"]
 
-ENGINES = ("duckdb", "spark")
+
+@contextmanager
+def _progress(description: str, *, hidden: bool) -> Iterator[Callable[[float], None]]:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=hidden,
+    ) as progress:
+        task = progress.add_task(description, total=100)
+
+        def advance(percent: float) -> None:
+            progress.update(task, completed=percent)
+
+        yield advance
 
 
 def rescore(
-    events: Path = typer.Option(..., "--events", help="Events file (.parquet or .csv)."),
-    leads: Path = typer.Option(..., "--leads", help="Leads file (.parquet or .csv)."),
+    events: Path | None = typer.Option(
+        None, "--events", help="Events file (.parquet or .csv); omit to rescore the database."
+    ),
+    leads: Path | None = typer.Option(None, "--leads", help="Leads file (.parquet or .csv)."),
     accounts: Path | None = typer.Option(
         None, "--accounts", help="Accounts file (.parquet or .csv)."
     ),
-    model_file: Path = typer.Option(..., "--model", help="Scoring model YAML."),
-    as_of: str = typer.Option(..., "--as-of", help="Score as of this ISO 8601 instant (UTC)."),
-    out: Path = typer.Option(..., "--out", help="Output file (.parquet or .csv)."),
-    engine: str = typer.Option("duckdb", "--engine", help="duckdb (spark: not yet available)."),
+    model_file: Path | None = typer.Option(
+        None, "--model", help="Scoring model YAML (required with files)."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Score as of this ISO 8601 instant (UTC); the database default: now."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Output file (.parquet or .csv)."),
+    engine: str = typer.Option("duckdb", "--engine", help="duckdb or spark."),
+    spark_master: str | None = typer.Option(
+        None,
+        "--spark-master",
+        help="Spark master (local[2], spark://host:7077, yarn) or Spark Connect URL (sc://...).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Database: show what would change, change nothing."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Database: apply without asking."),
+    demote: bool = typer.Option(
+        False,
+        "--demote",
+        help="Database: also move MQLs that no longer meet the definition to nurture.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Rescore every lead in files: lead_id, one column per score, grade and mql."""
+    """Rescore every lead: files in, one row per lead out; or the database, diff first."""
     with guard(as_json):
         if engine.strip().lower() not in ENGINES:
             raise LeadgateError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-        dialect_for(engine)  # a planned engine says "not yet available" here
+        if events is None and leads is None and out is None and accounts is None:
+            _rescore_database(
+                model_file, as_of, engine, spark_master, dry_run, yes, demote, as_json
+            )
+            return
+        missing = [
+            flag
+            for flag, value in (
+                ("--events", events),
+                ("--leads", leads),
+                ("--out", out),
+                ("--model", model_file),
+                ("--as-of", as_of),
+            )
+            if value is None
+        ]
+        if missing:
+            raise LeadgateError(f"rescoring files needs {', '.join(missing)}")
+        if dry_run or yes or demote:
+            raise LeadgateError("--dry-run, --yes and --demote apply to the database mode only")
+        assert events is not None and leads is not None and out is not None
+        assert model_file is not None
         model = load_model_file(model_file)
         when = parse_as_of(as_of)
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-            disable=as_json,
-        ) as progress:
-            task = progress.add_task(f"rescoring with {model.label} on {engine}", total=100)
-
-            def advance(percent: float) -> None:
-                progress.update(task, completed=percent)
-
+        with _progress(f"rescoring with {model.label} on {engine}", hidden=as_json) as advance:
             result = rescore_files(
                 model,
                 events=events,
@@ -60,6 +127,8 @@ def rescore(
                 as_of=when,
                 out=out,
                 progress=advance,
+                engine=engine,
+                spark_master=spark_master,
             )
     if as_json:
         emit_json({"ok": True, **result.summary()})
@@ -71,3 +140,91 @@ def rescore(
     )
     for column in result.query.missing_columns:
         console.print(f"[yellow]note:[/] no column {column}; the model sees it as missing")
+
+
+def _rescore_database(
+    model_file: Path | None,
+    as_of: str | None,
+    engine: str,
+    spark_master: str | None,
+    dry_run: bool,
+    yes: bool,
+    demote: bool,
+    as_json: bool,
+) -> None:
+    if as_json and not (dry_run or yes):
+        raise LeadgateError("with --json, pass --dry-run to preview or --yes to apply")
+    settings = Settings()
+    model = resolve_model(model_file, settings)
+    when = parse_as_of(as_of)
+    db = database(settings)
+    try:
+        with _progress(f"rescoring stored leads with {model.label}", hidden=as_json) as advance:
+            plan = plan_rescore(
+                settings.database_url,
+                model=model,
+                as_of=when,
+                engine=engine,
+                spark_master=spark_master,
+                progress=advance,
+            )
+        if not as_json:
+            _show_plan(plan, demote=demote)
+        changes = len(plan.enter) + (len(plan.leave) if demote else 0)
+        if dry_run or changes == 0:
+            if as_json:
+                emit_json({"ok": True, "applied": False, **plan.to_dict()})
+            elif changes == 0:
+                console.print("nothing to change")
+            return
+        if not yes and not typer.confirm(f"apply {changes:,} stage change(s)?", default=False):
+            console.print("nothing changed")
+            raise typer.Exit(EXIT_REJECTED)
+        with db.session() as session:
+            applied = apply_plan(session, plan, demote=demote)
+    finally:
+        db.dispose()
+    if as_json:
+        emit_json({"ok": True, "applied": True, "changes": applied, **plan.to_dict()})
+        return
+    moved = ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in applied.items())
+    console.print(f"applied: {moved or 'nothing'} (each with a history row)")
+
+
+def _show_plan(plan: RescorePlan, *, demote: bool) -> None:
+    console.print(
+        f"rescored [bold]{plan.leads:,}[/] stored leads ({plan.events:,} events read in "
+        f"{plan.read_seconds:.2f} s) with {plan.model} as of {plan.as_of:%Y-%m-%d %H:%M} UTC "
+        f"on {plan.engine} in {plan.score_seconds:.2f} s: {plan.mql_verdicts:,} meet the MQL "
+        "definition"
+    )
+    table = Table(title="what would change", show_lines=False)
+    table.add_column("change")
+    table.add_column("leads", justify="right")
+    table.add_column("by grade")
+    table.add_column("by channel")
+    for label, changes in (
+        ("enter MQL", plan.enter),
+        (
+            "leave MQL -> nurture" if demote else "no longer MQL (kept; --demote moves them)",
+            plan.leave,
+        ),
+    ):
+        table.add_row(
+            label,
+            f"{len(changes):,}",
+            _top(plan.breakdown(changes, "grade")),
+            _top(plan.breakdown(changes, "channel")),
+        )
+    console.print(table)
+    if plan.not_moved_stale:
+        console.print(
+            f"[yellow]note:[/] {plan.not_moved_stale:,} lead(s) meet the definition but entered "
+            "their stage after --as-of; history is never written before what is recorded"
+        )
+
+
+def _top(counts: dict[str, int], limit: int = 5) -> str:
+    items = list(counts.items())
+    shown = ", ".join(f"{key} {value:,}" for key, value in items[:limit])
+    return shown + (f", +{len(items) - limit} more" if len(items) > limit else "")

@@ -186,6 +186,7 @@ class CompiledQuery:
     as_of: datetime
     score_columns: tuple[str, ...]
     missing_columns: tuple[str, ...] = ()
+    event_types: tuple[str, ...] = ()  # the only event types the query reads
 
     @property
     def output_columns(self) -> tuple[str, ...]:
@@ -244,6 +245,35 @@ def _fold_map() -> tuple[tuple[str, str], ...]:
         if char.lower() == char and char.casefold() != char:
             pairs.append((char, char.casefold()))
     return tuple(pairs)
+
+
+@lru_cache(maxsize=1)
+def _python_fold_map() -> tuple[tuple[str, str], ...]:
+    """Every character ``casefold`` changes, with its fold (casefold is per character)."""
+    return tuple(
+        (chr(cp), chr(cp).casefold()) for cp in _code_points() if chr(cp).casefold() != chr(cp)
+    )
+
+
+@lru_cache(maxsize=1)
+def _python_lower_map() -> tuple[tuple[str, str], ...]:
+    """Every character ``lower`` changes, with its lower case (final sigma aside)."""
+    return tuple((chr(cp), chr(cp).lower()) for cp in _code_points() if chr(cp).lower() != chr(cp))
+
+
+def _mapped(d: Dialect, expr: str, mapping: Sequence[tuple[str, str]]) -> str:
+    """``expr`` with each character replaced by its image: one translate for the
+    one-character images, then one replace per longer image (images are fixed points)."""
+    singles = [(k, v) for k, v in mapping if len(v) == 1]
+    out = expr
+    if singles:
+        out = d.translate(
+            out, d.text("".join(k for k, _ in singles)), d.text("".join(v for _, v in singles))
+        )
+    for key, value in mapping:
+        if len(value) > 1:
+            out = f"replace({out}, {d.text(key)}, {d.text(value)})"
+    return out
 
 
 # -- dialects -----------------------------------------------------------------------------------
@@ -306,7 +336,9 @@ class Dialect:
     def fsum_list(self, exprs: Sequence[str]) -> str:
         raise NotImplementedError
 
-    def top_n(self, expr: str, n: int) -> str:
+    def top_n(self, expr: str, n: int, where: str) -> str:
+        """The ``n`` largest values of ``expr`` over the rows where ``where`` holds,
+        largest first (duplicates kept)."""
         raise NotImplementedError
 
     def fsum_map_list(self, list_expr: str, var: str, body: str) -> str:
@@ -366,6 +398,33 @@ class Dialect:
     def raise_error(self, message: str) -> str:
         raise NotImplementedError
 
+    #: True when :meth:`json_type` also answers ``FLOAT`` (a number with a fraction or
+    #: an exponent that the engine's JSON reader does not type as ``DOUBLE``).
+    json_float_type = False
+
+    #: True when the engine's own ``lower`` cannot be trusted to be Python's for
+    #: non-ASCII text (another Unicode version): case mapping then uses Python's tables.
+    python_case_tables = False
+
+    def lower_i_dot(self, expr: str) -> str:
+        """The engine's ``lower`` with U+0130 first spelt as Python lower-cases it."""
+        return f"lower(replace({expr}, {self.text(chr(0x130))}, {self.text('i' + chr(0x307))}))"
+
+    def float_text(self, expr: str) -> str:
+        """Python's ``repr`` of a double (what ``str()`` gives the evaluator)."""
+        return self.to_text(expr)
+
+    def regex_pattern(self, pattern: str) -> str:
+        """A translated (RE2) pattern as this engine's regex syntax must spell it."""
+        return pattern
+
+    def special_double(self, value: float) -> str:
+        """NaN or an infinity as a double."""
+        return f"CAST('{value!r}' AS DOUBLE)"
+
+    def null_text(self) -> str:
+        return "CAST(NULL AS VARCHAR)"
+
 
 class DuckDBDialect(Dialect):
     name = "duckdb"
@@ -386,8 +445,8 @@ class DuckDBDialect(Dialect):
             return exprs[0]
         return f"list_aggregate([{', '.join(exprs)}], 'fsum')"
 
-    def top_n(self, expr: str, n: int) -> str:
-        return f"max_by({expr}, {expr}, {n})"
+    def top_n(self, expr: str, n: int, where: str) -> str:
+        return f"max_by({expr}, {expr}, {n}) FILTER (WHERE {where})"
 
     def fsum_map_list(self, list_expr: str, var: str, body: str) -> str:
         return f"list_aggregate(list_transform({list_expr}, lambda {var}: {body}), 'fsum')"
@@ -458,7 +517,7 @@ def _needs_chr(char: str) -> bool:
 
 DUCKDB = DuckDBDialect()
 _DIALECTS: dict[str, Dialect] = {"duckdb": DUCKDB}
-_PLANNED = {"spark": "Spark", "postgres": "PostgreSQL", "postgresql": "PostgreSQL"}
+_PLANNED = {"postgres": "PostgreSQL", "postgresql": "PostgreSQL"}
 
 #: Marker at the start of an error raised from inside a running query.
 RUNTIME_UNSUPPORTED = "leadgate-unsupported: "
@@ -467,13 +526,17 @@ RUNTIME_UNSUPPORTED = "leadgate-unsupported: "
 def dialect_for(name: str) -> Dialect:
     """The dialect called ``name``; planned engines raise a clear "not yet available"."""
     key = name.strip().lower()
+    if key == "spark" and key not in _DIALECTS:
+        from leadgate.engines.spark_sql import SparkDialect
+
+        _DIALECTS[key] = SparkDialect()
     if key in _DIALECTS:
         return _DIALECTS[key]
     if key in _PLANNED:
         raise UnsupportedConstructError(
             f"the {_PLANNED[key]} engine is not yet available; use --engine duckdb"
         )
-    raise UnsupportedConstructError(f"unknown engine {name!r}; available: duckdb")
+    raise UnsupportedConstructError(f"unknown engine {name!r}; available: duckdb, spark")
 
 
 # -- regular expressions: Python's parse -> an RE2 pattern with the same matches ---------------
@@ -900,14 +963,10 @@ class _Compiler:
         d = self.d
         # NULL takes the cheap branch too (lower(NULL) is NULL)
         ascii_test = f"coalesce({d.byte_length(expr)} = {d.char_length(expr)}, TRUE)"
-        folded = f"lower(replace({expr}, {d.text(chr(0x130))}, {d.text('i' + chr(0x307))}))"
-        singles = [(k, v) for k, v in _fold_map() if len(v) == 1]
-        folded = d.translate(
-            folded, d.text("".join(k for k, _ in singles)), d.text("".join(v for _, v in singles))
-        )
-        for key, value in _fold_map():
-            if len(value) > 1:
-                folded = f"replace({folded}, {d.text(key)}, {d.text(value)})"
+        if d.python_case_tables:
+            folded = _mapped(d, expr, _python_fold_map())
+        else:
+            folded = _mapped(d, d.lower_i_dot(expr), _fold_map())
         return f"CASE WHEN {ascii_test} THEN lower({expr}) ELSE {folded} END"
 
     def parse_number(self, expr: str) -> str:
@@ -940,7 +999,11 @@ class _Compiler:
             f"THEN {d.trim_chars(part, d.text(ascii_spaces))} "
             f"ELSE {d.trim_chars(part, d.text(_space_chars()))} END"
         )
-        lowered = f"lower(replace({stripped}, {d.text(chr(0x130))}, {d.text('i' + chr(0x307))}))"
+        lowered = (
+            _mapped(d, stripped, _python_lower_map())
+            if d.python_case_tables
+            else d.lower_i_dot(stripped)
+        )
         return f"CASE WHEN {d.contains(email, d.text('@'))} THEN nullif({lowered}, '') END"
 
     # -- field resolution --------------------------------------------------------------------
@@ -1079,13 +1142,15 @@ class _Compiler:
             f"the {d.name} engine compares only text, numbers and booleans"
         )
         int_test = self.scalar_test(pred, INT, int_v, ctx)
+        float_test = self.scalar_test(pred, FLOAT, float_v, ctx)
         return (
             f"(CASE WHEN {t} IS NULL OR {t} = 'NULL' THEN FALSE "
             f"WHEN {t} = 'VARCHAR' THEN {self.scalar_test(pred, TEXT, text_v, ctx)} "
             f"WHEN {t} IN ('BIGINT', 'UBIGINT') THEN {int_test} "
             f"WHEN {t} = 'DOUBLE' THEN CASE WHEN {d.regex_full(s, '-?[0-9]+')} THEN {int_test} "
-            f"ELSE {self.scalar_test(pred, FLOAT, float_v, ctx)} END "
-            f"WHEN {t} = 'BOOLEAN' THEN {self.scalar_test(pred, BOOL, bool_v, ctx)} "
+            f"ELSE {float_test} END "
+            + (f"WHEN {t} = 'FLOAT' THEN {float_test} " if d.json_float_type else "")
+            + f"WHEN {t} = 'BOOLEAN' THEN {self.scalar_test(pred, BOOL, bool_v, ctx)} "
             f"ELSE {d.raise_error(message)} END)"
         )
 
@@ -1154,7 +1219,9 @@ class _Compiler:
                 hay = self.fold_of(value)
             elif kind == BOOL:
                 hay = f"(CASE WHEN {v} THEN 'true' ELSE 'false' END)"
-            else:  # str() of ints and floats (repr) is already case-folded
+            elif kind == FLOAT:  # str() of a float (repr) is already case-folded
+                hay = d.float_text(v)
+            else:
                 hay = d.to_text(v)
             fn = {Op.CONTAINS: d.contains, Op.STARTS_WITH: d.starts_with}.get(op, d.ends_with)
             return f"{fn(hay, needle)}"
@@ -1169,9 +1236,11 @@ class _Compiler:
                 subject = v
             elif kind == BOOL:
                 subject = f"(CASE WHEN {v} THEN 'True' ELSE 'False' END)"
+            elif kind == FLOAT:
+                subject = d.float_text(v)
             else:
                 subject = d.to_text(v)
-            return d.regex_search(subject, translation.pattern)
+            return d.regex_search(subject, d.regex_pattern(translation.pattern))
         raise ctx.fail(f"operator {op.value} is not supported")
 
     def fold_in(self, kind: str, value: _Value, members: Sequence[str]) -> str:
@@ -1200,7 +1269,7 @@ class _Compiler:
         parts = []
         if doubles:
             literals = [
-                self.num(x) if math.isfinite(x) else f"CAST('{x!r}' AS DOUBLE)"
+                self.num(x) if math.isfinite(x) else d.special_double(x)
                 for x in sorted(set(doubles))
             ]
             parts.append(f"(NOT {d.isnan(v)} AND {_in_list(v, literals)})")
@@ -1285,9 +1354,7 @@ class _Compiler:
             share = f"{points} * {self.d.pow_half(f'{age} / {half_life}')}"
             total = self.add_agg(f"{self.d.fsum(share)} FILTER (WHERE {match})")
             return f"coalesce({total}, {self.num(0.0)})"
-        latest = self.add_agg(
-            f"{self.d.top_n(self.q('ts_us'), rule.max_count)} FILTER (WHERE {match})"
-        )
+        latest = self.add_agg(self.d.top_n(self.q("ts_us"), rule.max_count, match))
         age = self.age_of("t")
         share = f"{points} * {self.d.pow_half(f'{age} / {half_life}')}"
         return f"coalesce({self.d.fsum_map_list(latest, 't', share)}, {self.num(0.0)})"
@@ -1300,9 +1367,7 @@ class _Compiler:
         self.event_types.update(cond.after)
         after = _in_list(self.q("type"), [self.d.text(t) for t in cond.after])
         start = self.add_agg(f"min({self.q('ts_us')}) FILTER (WHERE {after})")
-        latest = self.add_agg(
-            f"{self.d.top_n(self.q('ts_us'), cond.min_count)} FILTER (WHERE {match})"
-        )
+        latest = self.add_agg(self.d.top_n(self.q("ts_us"), cond.min_count, match))
         nth = self.d.list_get(latest, cond.min_count)
         return (
             f"coalesce({start} IS NOT NULL AND {self.d.list_len(latest)} >= {cond.min_count} "
@@ -1371,7 +1436,7 @@ class _Compiler:
         if rollups:
             ctes.append(f"{q('rolled')} AS (SELECT *, {', '.join(rollups)} FROM {q('scored')})")
         last = q("rolled") if rollups else q("scored")
-        grade_sql = "CAST(NULL AS VARCHAR)"
+        grade_sql = d.null_text()
         if model.grades is not None:
             source = q("s_" + model.grades.group)
             whens = " ".join(
@@ -1398,6 +1463,7 @@ class _Compiler:
             as_of=self.as_of,
             score_columns=model.group_names,
             missing_columns=tuple(sorted(self.missing)),
+            event_types=tuple(sorted(self.event_types)),
         )
 
     def mql_leaf(
@@ -1474,7 +1540,7 @@ class _Compiler:
         q = self.q
         leads = self.schema.leads
         account_key = (
-            f"{q('l')}.{q('account_id')}" if leads.has("account_id") else "CAST(NULL AS VARCHAR)"
+            f"{q('l')}.{q('account_id')}" if leads.has("account_id") else self.d.null_text()
         )
         cols = [
             f"{q('l')}.{q('lead_id')} AS {q('lead_id')}",

@@ -10,21 +10,14 @@ zone are UTC.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
 
 from leadgate.engines.compiler import (
     BOOL,
@@ -43,18 +36,18 @@ from leadgate.engines.compiler import (
 from leadgate.exceptions import LeadgateError, UnsupportedConstructError
 from leadgate.scoring.nodes import ScoringModel
 
-__all__ = ["DuckDBEngine", "RescoreResult", "TableSource", "kind_of_type", "rescore_files"]
+__all__ = ["CSV_TYPES", "REQUIRED_COLUMNS", "DuckDBEngine", "TableSource", "kind_of_type"]
 
 #: A file path (.parquet/.csv), a pyarrow Table or RecordBatchReader, or a pandas DataFrame.
 TableSource: TypeAlias = Any
 
-_REQUIRED = {
+REQUIRED_COLUMNS = {
     "events": ("lead_id", "type", "ts"),
     "leads": ("lead_id",),
     "accounts": ("account_id",),
 }
 #: Typed columns of CSV inputs (everything else stays text, as the evaluator reads CSV).
-_CSV_TYPES = {
+CSV_TYPES = {
     "events": {"ts": "TIMESTAMPTZ"},
     "leads": {"do_not_email": "BOOLEAN", "do_not_call": "BOOLEAN", "predicted": "DOUBLE"},
     "accounts": {"employees": "BIGINT", "annual_revenue": "DOUBLE"},
@@ -93,31 +86,6 @@ def kind_of_type(type_name: str) -> str:
     return f"unsupported:{type_name}"
 
 
-@dataclass(frozen=True)
-class RescoreResult:
-    """What one rescoring run produced."""
-
-    leads: int
-    mqls: int
-    seconds: float
-    engine: str
-    query: CompiledQuery
-    table: pa.Table | None = None
-    out: Path | None = None
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "leads": self.leads,
-            "mqls": self.mqls,
-            "seconds": round(self.seconds, 3),
-            "engine": self.engine,
-            "model": self.query.model_label,
-            "as_of": self.query.as_of.isoformat(),
-            "out": None if self.out is None else str(self.out),
-            "missing_columns": list(self.query.missing_columns),
-        }
-
-
 class DuckDBEngine:
     """One in-process DuckDB database holding the three input views."""
 
@@ -150,7 +118,7 @@ class DuckDBEngine:
     # -- inputs -----------------------------------------------------------------------------
     def register(self, role: str, source: TableSource) -> None:
         """Make ``source`` the ``events``, ``leads`` or ``accounts`` relation."""
-        if role not in _REQUIRED:
+        if role not in REQUIRED_COLUMNS:
             raise ValueError(f"unknown input {role!r}")
         raw = f"{role}__raw"
         label = role
@@ -172,7 +140,7 @@ class DuckDBEngine:
                         f"CREATE OR REPLACE VIEW {_q(raw)} AS SELECT * FROM "
                         f"read_csv({_literal(str(path))}, header = true, all_varchar = true)"
                     )
-                    typed = _CSV_TYPES[role]
+                    typed = CSV_TYPES[role]
                 else:
                     raise LeadgateError(
                         f"{role} file {path}: unknown format {suffix or '(none)'}; "
@@ -183,7 +151,7 @@ class DuckDBEngine:
             columns = self._describe(raw)
         except duckdb.Error as exc:
             raise LeadgateError(f"cannot read {role} from {label}: {_first_line(exc)}") from None
-        missing = [name for name in _REQUIRED[role] if name not in columns]
+        missing = [name for name in REQUIRED_COLUMNS[role] if name not in columns]
         if missing:
             raise LeadgateError(
                 f"{role} input {label} has no column {missing[0]!r} "
@@ -315,70 +283,6 @@ class DuckDBEngine:
         query = self.compile(model, as_of)
         self.validate()
         return self.execute(query, progress=progress)
-
-
-def rescore_files(
-    model: ScoringModel,
-    *,
-    events: TableSource,
-    leads: TableSource,
-    accounts: TableSource | None = None,
-    as_of: datetime,
-    out: Path | None = None,
-    progress: Callable[[float], None] | None = None,
-    threads: int | None = None,
-) -> RescoreResult:
-    """Rescore every lead; write ``out`` (Parquet or CSV by extension) atomically if given."""
-    if out is not None:
-        _output_format(out)
-    started = time.perf_counter()
-    with DuckDBEngine(threads=threads) as engine:
-        engine.register("events", events)
-        engine.register("leads", leads)
-        if accounts is not None:
-            engine.register("accounts", accounts)
-        query = engine.compile(model, as_of)
-        engine.validate()
-        table = engine.execute(query, progress=progress)
-    mqls = int(pc.sum(pc.cast(table.column("mql"), pa.int64())).as_py() or 0)
-    if out is not None:
-        write_table(table, out)
-    return RescoreResult(
-        leads=table.num_rows,
-        mqls=mqls,
-        seconds=time.perf_counter() - started,
-        engine="duckdb",
-        query=query,
-        table=table,
-        out=out,
-    )
-
-
-def write_table(table: pa.Table, out: Path) -> None:
-    """Write Parquet or CSV (by extension) to a temporary file, then move it into place."""
-    fmt = _output_format(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(handle)
-    temp = Path(temp_name)
-    try:
-        if fmt == "parquet":
-            pq.write_table(table, temp)
-        else:
-            pa_csv.write_csv(table, temp)
-        temp.replace(out)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
-def _output_format(out: Path) -> str:
-    suffix = out.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        return "parquet"
-    if suffix == ".csv":
-        return "csv"
-    raise LeadgateError(f"output {out}: unknown format {suffix or '(none)'}; use .parquet or .csv")
 
 
 def _to_arrow(result: Any) -> pa.Table:
