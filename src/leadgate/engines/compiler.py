@@ -46,7 +46,9 @@ from __future__ import annotations
 import importlib
 import math
 import re
+import sys
 import unicodedata
+from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -116,6 +118,7 @@ EVENT_RESERVED = frozenset(
 BOOL_FIELDS = frozenset({"do_not_email", "do_not_call"})
 
 _EMAIL_DOMAIN = "__leadgate_email_domain"
+_EMAIL_PART = "__leadgate_email_part"
 
 
 @dataclass(frozen=True)
@@ -205,15 +208,45 @@ def _code_points() -> Iterable[int]:
     return (cp for cp in range(_MAX_CP + 1) if not _SURROGATES[0] <= cp <= _SURROGATES[1])
 
 
+_BLOCK = 1024
+
+
+def _changed_by(method: Callable[[str], str]) -> list[str]:
+    """Every character ``method`` (``str.lower``, ``str.casefold``) changes, in order.
+
+    Whole blocks are asked first: a block the method leaves as it is holds no such
+    character, so only the few blocks of cased scripts are looked at one by one.
+    """
+    chars = _all_chars()
+    found: list[str] = []
+    for start in range(0, len(chars), _BLOCK):
+        block = chars[start : start + _BLOCK]
+        if method(block) != block:
+            found.extend(char for char in block if method(char) != char)
+    return found
+
+
+@lru_cache(maxsize=1)
+def _all_chars() -> str:
+    """Every code point but the surrogates, in order."""
+    low, high = _SURROGATES
+    points = array("I", range(low))
+    assert points.itemsize == 4, "unsigned int is not 32 bits here"
+    points.extend(range(high + 1, _MAX_CP + 1))
+    return points.tobytes().decode("utf-32-le" if sys.byteorder == "little" else "utf-32-be")
+
+
 @lru_cache(maxsize=1)
 def _space_chars() -> str:
     """Every character ``str.isspace`` accepts (also what ``str.strip()`` removes)."""
-    return "".join(chr(cp) for cp in _code_points() if chr(cp).isspace())
+    # re's \s is Py_UNICODE_ISSPACE, the very test str.isspace() makes
+    return "".join(re.findall(r"\s", _all_chars()))
 
 
 @lru_cache(maxsize=1)
 def _decimal_chars() -> str:
-    return "".join(chr(cp) for cp in _code_points() if chr(cp).isdecimal())
+    # re's \d is Unicode category Nd, the very set str.isdecimal() accepts
+    return "".join(re.findall(r"\d", _all_chars()))
 
 
 @lru_cache(maxsize=1)
@@ -239,26 +272,21 @@ def _fold_map() -> tuple[tuple[str, str], ...]:
     engine's ``lower`` for every code point in the tests); U+0130 is replaced first
     because the engine lower-cases it to a plain ``i``.
     """
-    pairs = []
-    for cp in _code_points():
-        char = chr(cp)
-        if char.lower() == char and char.casefold() != char:
-            pairs.append((char, char.casefold()))
-    return tuple(pairs)
+    return tuple(
+        (char, char.casefold()) for char in _changed_by(str.casefold) if char.lower() == char
+    )
 
 
 @lru_cache(maxsize=1)
 def _python_fold_map() -> tuple[tuple[str, str], ...]:
     """Every character ``casefold`` changes, with its fold (casefold is per character)."""
-    return tuple(
-        (chr(cp), chr(cp).casefold()) for cp in _code_points() if chr(cp).casefold() != chr(cp)
-    )
+    return tuple((char, char.casefold()) for char in _changed_by(str.casefold))
 
 
 @lru_cache(maxsize=1)
 def _python_lower_map() -> tuple[tuple[str, str], ...]:
     """Every character ``lower`` changes, with its lower case (final sigma aside)."""
-    return tuple((chr(cp), chr(cp).lower()) for cp in _code_points() if chr(cp).lower() != chr(cp))
+    return tuple((char, char.lower()) for char in _changed_by(str.lower))
 
 
 def _mapped(d: Dialect, expr: str, mapping: Sequence[tuple[str, str]]) -> str:
@@ -379,6 +407,12 @@ class Dialect:
 
     def last_after(self, value: str, sep: str) -> str:
         raise NotImplementedError
+
+    def first_char(self, value: str) -> str:
+        return f"substring({value}, 1, 1)"
+
+    def last_char(self, value: str) -> str:
+        return f"substring({value}, -1, 1)"
 
     def isnan(self, expr: str) -> str:
         raise NotImplementedError
@@ -989,20 +1023,27 @@ class _Compiler:
             f"ELSE {parse(d.trim_chars(translated, space))} END"
         )
 
-    def email_domain(self, email: str) -> str:
-        """``records.email_domain``: ``rsplit('@')[1].strip().lower()`` or NULL."""
+    def email_domain(self, email: str, part: str) -> str:
+        """``records.email_domain``: ``rsplit('@')[1].strip().lower()`` or NULL.
+
+        ``part`` names a column holding ``last_after(email, '@')``, derived once.
+        """
         d = self.d
-        part = d.last_after(email, "@")
         ascii_spaces = "".join(c for c in _space_chars() if c.isascii())
-        stripped = (
-            f"CASE WHEN {d.byte_length(part)} = {d.char_length(part)} "
-            f"THEN {d.trim_chars(part, d.text(ascii_spaces))} "
-            f"ELSE {d.trim_chars(part, d.text(_space_chars()))} END"
+        # ASCII whitespace sorts at or below ' ': most domains need no trim at all
+        edge = d.text(" ")
+        ascii_stripped = (
+            f"CASE WHEN {d.first_char(part)} <= {edge} OR {d.last_char(part)} <= {edge} "
+            f"THEN {d.trim_chars(part, d.text(ascii_spaces))} ELSE {part} END"
         )
+        other_stripped = d.trim_chars(part, d.text(_space_chars()))
+        if d.python_case_tables:
+            other = _mapped(d, other_stripped, _python_lower_map())
+        else:
+            other = d.lower_i_dot(other_stripped)
         lowered = (
-            _mapped(d, stripped, _python_lower_map())
-            if d.python_case_tables
-            else d.lower_i_dot(stripped)
+            f"CASE WHEN {d.byte_length(part)} = {d.char_length(part)} "
+            f"THEN lower({ascii_stripped}) ELSE {other} END"
         )
         return f"CASE WHEN {d.contains(email, d.text('@'))} THEN nullif({lowered}, '') END"
 
@@ -1065,7 +1106,7 @@ class _Compiler:
                         return _Value(NULL, "NULL", label)
                     if email.kind != TEXT:
                         raise ctx.fail(f"lead.email must be a text column, not {email.kind}")
-                    self.email_domain_sql = self.email_domain(self.q("email"))
+                    self.email_domain_sql = self.email_domain(self.q("email"), self.q(_EMAIL_PART))
                     sql = f"{self.q('l')}.{self.q(_EMAIL_DOMAIN)}"
                     return _Value(TEXT, sql, label, sigma_lowered=True)
                 column = "lead_id" if ref.name == "id" else ref.name
@@ -1157,7 +1198,7 @@ class _Compiler:
     def fold_of(self, value: _Value) -> str:
         if value.fold_sql is not None:
             return value.fold_sql
-        if value.base is not None:  # derived once in the events scan
+        if value.base is not None:  # derived once in the events scan, shared by rules
             return self.q(self.ev.add(self.casefold(value.base)))
         return self.casefold(value.sql)
 
@@ -1549,9 +1590,11 @@ class _Compiler:
         cols += [f"{expr} AS {q(alias)}" for expr, alias in lead_cols]
         source = f"{q(self.tables['leads'])} AS {q('l')}"
         if self.email_domain_sql is not None:
+            part = self.d.last_after(q("email"), "@")
             source = (
                 f"(SELECT *, {self.email_domain_sql} AS {q(_EMAIL_DOMAIN)} "
-                f"FROM {q(self.tables['leads'])}) AS {q('l')}"
+                f"FROM (SELECT *, {part} AS {q(_EMAIL_PART)} "
+                f"FROM {q(self.tables['leads'])})) AS {q('l')}"
             )
         if self.schema.accounts is not None and leads.has("account_id"):
             source += (

@@ -11,7 +11,7 @@ zone are UTC.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 import duckdb
 import pyarrow as pa
 
+from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -204,11 +205,10 @@ class DuckDBEngine:
             events=tables["events"], leads=tables["leads"], accounts=tables.get("accounts")
         )
 
-    def validate(self) -> None:
+    def validate(self, roles: Iterable[str] = ("leads", "accounts")) -> None:
         """Refuse duplicate or missing keys: each would change the meaning of the join."""
-        checks = [("leads", "lead_id")]
-        if "accounts" in self._registered:
-            checks.append(("accounts", "account_id"))
+        keys = {"leads": "lead_id", "accounts": "account_id"}
+        checks = [(role, keys[role]) for role in roles if role in self._registered]
         for role, key in checks:
             try:
                 rows, distinct, present = self.con.execute(
@@ -281,8 +281,7 @@ class DuckDBEngine:
             if source is not None:
                 self.register(role, source)
         query = self.compile(model, as_of)
-        self.validate()
-        return self.execute(query, progress=progress)
+        return run_checked(self, query, progress=progress)
 
 
 def _to_arrow(result: Any) -> pa.Table:

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import CompiledQuery
 from leadgate.engines.duckdb_engine import DuckDBEngine, TableSource
 from leadgate.exceptions import LeadgateError
@@ -91,8 +92,7 @@ def rescore_files(
         if accounts is not None:
             runner.register("accounts", accounts)
         query = runner.compile(model, as_of)
-        runner.validate()
-        table = runner.execute(query, progress=progress)
+        table = run_checked(runner, query, progress=progress)
         name = runner.name
     mqls = int(pc.sum(pc.cast(table.column("mql"), pa.int64())).as_py() or 0)
     if out is not None:

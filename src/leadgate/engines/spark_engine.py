@@ -12,13 +12,14 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -238,11 +239,10 @@ class SparkEngine:
             events=tables["events"], leads=tables["leads"], accounts=tables.get("accounts")
         )
 
-    def validate(self) -> None:
+    def validate(self, roles: Iterable[str] = ("leads", "accounts")) -> None:
         """Refuse duplicate or missing keys: each would change the meaning of the join."""
-        checks = [("leads", "lead_id")]
-        if "accounts" in self._registered:
-            checks.append(("accounts", "account_id"))
+        keys = {"leads": "lead_id", "accounts": "account_id"}
+        checks = [(role, keys[role]) for role in roles if role in self._registered]
         for role, key in checks:
             try:
                 rows, distinct, present = self.spark.sql(
@@ -314,8 +314,7 @@ class SparkEngine:
             if source is not None:
                 self.register(role, source)
         query = self.compile(model, as_of)
-        self.validate()
-        return self.execute(query, progress=progress)
+        return run_checked(self, query, progress=progress)
 
 
 def _normalise(table: pa.Table, query: CompiledQuery) -> pa.Table:

@@ -22,6 +22,7 @@ import pyarrow as pa
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -174,8 +175,7 @@ def plan_rescore(
         runner.register("leads", tables.leads)
         runner.register("accounts", tables.accounts)
         query = runner.compile(model, as_of)
-        runner.validate()
-        scored = runner.execute(query, progress=progress)
+        scored = run_checked(runner, query, progress=progress)
         engine_name = runner.name
     plan = RescorePlan(
         model=model.label,
