@@ -260,6 +260,46 @@ class TestFilesAndEngines:
                 else:
                     assert left == right, (fmt, name)
 
+    def test_a_folder_uri_and_a_session_left_as_found(
+        self, spark: Any, world_files: WorldFiles, tmp_path: Path
+    ) -> None:
+        """Inputs may be folders of Parquet files or URIs only the cluster resolves; the
+        caller's session keeps its time zone and loses the engine's views."""
+        folder = tmp_path / "events"
+        folder.mkdir()
+        events = pq.read_table(world_files.events)
+        half = events.num_rows // 2
+        pq.write_table(events.slice(0, half), folder / "part-0.parquet")
+        pq.write_table(events.slice(half), folder / "part-1.parquet")
+        spark.conf.set("spark.sql.session.timeZone", "Europe/Prague")
+        try:
+            with SparkEngine(spark=spark) as engine:
+                got = engine.rescore(
+                    default_model(),
+                    as_of=world_files.as_of,
+                    events=folder.as_uri(),
+                    leads=str(world_files.leads),
+                    accounts=world_files.accounts,
+                )
+                views = {view.name for view in spark.catalog.listTables()}
+                assert any(name.endswith("events") for name in views)
+            assert spark.conf.get("spark.sql.session.timeZone") == "Europe/Prague"
+            assert not any(
+                view.name.startswith(engine.view("")) for view in spark.catalog.listTables()
+            )
+        finally:
+            spark.conf.set("spark.sql.session.timeZone", "UTC")
+        with DuckDBEngine() as duck:
+            expected = duck.rescore(
+                default_model(),
+                as_of=world_files.as_of,
+                events=world_files.events,
+                leads=world_files.leads,
+                accounts=world_files.accounts,
+            )
+        assert got.column("mql").equals(expected.column("mql"))
+        assert got.column("grade").equals(expected.column("grade"))
+
     def test_a_json_list_is_refused_when_met(self, spark: Any, tmp_path: Path) -> None:
         model = model_from(
             {

@@ -59,11 +59,15 @@ def _progress(description: str, *, hidden: bool) -> Iterator[Callable[[float], N
 
 
 def rescore(
-    events: Path | None = typer.Option(
-        None, "--events", help="Events file (.parquet or .csv); omit to rescore the database."
+    # text, not Path: a Spark input may be a URI (s3a://bucket/events/) that Path would mangle
+    events: str | None = typer.Option(
+        None,
+        "--events",
+        help="Events file (.parquet or .csv; with Spark also a folder or URI); "
+        "omit to rescore the database.",
     ),
-    leads: Path | None = typer.Option(None, "--leads", help="Leads file (.parquet or .csv)."),
-    accounts: Path | None = typer.Option(
+    leads: str | None = typer.Option(None, "--leads", help="Leads file (.parquet or .csv)."),
+    accounts: str | None = typer.Option(
         None, "--accounts", help="Accounts file (.parquet or .csv)."
     ),
     model_file: Path | None = typer.Option(

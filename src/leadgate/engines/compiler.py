@@ -190,6 +190,7 @@ class CompiledQuery:
     score_columns: tuple[str, ...]
     missing_columns: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()  # the only event types the query reads
+    event_columns: tuple[str, ...] = ()  # event columns it reads beyond lead_id, type, ts
 
     @property
     def output_columns(self) -> tuple[str, ...]:
@@ -973,6 +974,7 @@ class _Compiler:
         self.agg: list[tuple[str, str]] = []  # (expression, alias)
         self.event_types: set[str] = set()
         self.missing: set[str] = set()
+        self.event_columns: set[str] = set()  # event columns beyond lead_id, type, ts
         self.email_domain_sql: str | None = None  # derived once per lead when used
 
     # -- helpers ---------------------------------------------------------------------------
@@ -1068,6 +1070,7 @@ class _Compiler:
 
     def event_column(self, column: str, label: str, ctx: _Context) -> _Value:
         kind = self.schema.events.kind_of(column)
+        self.event_columns.add(column)
         if kind is None:
             self.missing.add(f"events.{column}")
             return _Value(NULL, "NULL", label)
@@ -1078,6 +1081,7 @@ class _Compiler:
         return _Value(kind, self.q(self.ev.add(base)), label, base=base)
 
     def json_value(self, key: str) -> _Value:
+        self.event_columns.add("properties")
         d = self.d
         doc = f"{self.q('e')}.{self.q('properties')}"
         nested = d.json_path(key.split("."))
@@ -1505,6 +1509,7 @@ class _Compiler:
             score_columns=model.group_names,
             missing_columns=tuple(sorted(self.missing)),
             event_types=tuple(sorted(self.event_types)),
+            event_columns=tuple(sorted(self.event_columns)),
         )
 
     def mql_leaf(

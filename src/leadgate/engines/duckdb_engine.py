@@ -10,16 +10,22 @@ zone are UTC.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from leadgate.engines.checks import run_checked
+from leadgate.engines.base import (
+    CSV_TYPES,
+    REQUIRED_COLUMNS,
+    QueryEngine,
+    TableSource,
+    first_line,
+    run_in_thread,
+)
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -30,8 +36,6 @@ from leadgate.engines.compiler import (
     TEXT,
     TIMESTAMP,
     CompiledQuery,
-    InputSchema,
-    TableSchema,
     compile_model,
 )
 from leadgate.exceptions import LeadgateError, UnsupportedConstructError
@@ -39,20 +43,6 @@ from leadgate.scoring.nodes import ScoringModel
 
 __all__ = ["CSV_TYPES", "REQUIRED_COLUMNS", "DuckDBEngine", "TableSource", "kind_of_type"]
 
-#: A file path (.parquet/.csv), a pyarrow Table or RecordBatchReader, or a pandas DataFrame.
-TableSource: TypeAlias = Any
-
-REQUIRED_COLUMNS = {
-    "events": ("lead_id", "type", "ts"),
-    "leads": ("lead_id",),
-    "accounts": ("account_id",),
-}
-#: Typed columns of CSV inputs (everything else stays text, as the evaluator reads CSV).
-CSV_TYPES = {
-    "events": {"ts": "TIMESTAMPTZ"},
-    "leads": {"do_not_email": "BOOLEAN", "do_not_call": "BOOLEAN", "predicted": "DOUBLE"},
-    "accounts": {"employees": "BIGINT", "annual_revenue": "DOUBLE"},
-}
 _INT_TYPES = {
     "TINYINT",
     "SMALLINT",
@@ -87,7 +77,7 @@ def kind_of_type(type_name: str) -> str:
     return f"unsupported:{type_name}"
 
 
-class DuckDBEngine:
+class DuckDBEngine(QueryEngine):
     """One in-process DuckDB database holding the three input views."""
 
     name = "duckdb"
@@ -99,22 +89,16 @@ class DuckDBEngine:
         memory_limit: str | None = None,
         connection: duckdb.DuckDBPyConnection | None = None,
     ) -> None:
+        super().__init__()
         self.con = connection if connection is not None else duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         if threads is not None:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit is not None:
             self.con.execute("SET memory_limit = ?", [memory_limit])
-        self._registered: dict[str, str] = {}
 
     def close(self) -> None:
         self.con.close()
-
-    def __enter__(self) -> DuckDBEngine:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
 
     # -- inputs -----------------------------------------------------------------------------
     def register(self, role: str, source: TableSource) -> None:
@@ -151,13 +135,8 @@ class DuckDBEngine:
                 self.con.register(raw, source)
             columns = self._describe(raw)
         except duckdb.Error as exc:
-            raise LeadgateError(f"cannot read {role} from {label}: {_first_line(exc)}") from None
-        missing = [name for name in REQUIRED_COLUMNS[role] if name not in columns]
-        if missing:
-            raise LeadgateError(
-                f"{role} input {label} has no column {missing[0]!r} "
-                f"(found: {', '.join(columns) or 'none'})"
-            )
+            raise LeadgateError(f"cannot read {role} from {label}: {first_line(exc)}") from None
+        self.require_columns(role, label, columns)
         select = []
         for name, type_name in columns.items():
             kind = kind_of_type(type_name)
@@ -178,50 +157,18 @@ class DuckDBEngine:
         rows = self.con.execute(f"DESCRIBE {_q(relation)}").fetchall()
         return {str(row[0]): str(row[1]) for row in rows}
 
-    def schema(self) -> InputSchema:
-        """Column kinds of the registered inputs."""
-        if "events" not in self._registered or "leads" not in self._registered:
-            raise LeadgateError("register events and leads before rescoring")
-        tables: dict[str, TableSchema] = {}
-        for role in self._registered:
-            try:
-                columns = self._describe(role)
-            except duckdb.Error as exc:
-                raise LeadgateError(
-                    f"cannot read {role} from {self._registered[role]}: {_first_line(exc)}"
-                ) from None
-            kinds = {name: kind_of_type(type_name) for name, type_name in columns.items()}
-            if role == "events" and "properties" in kinds:
-                if kinds["properties"] not in (TEXT, JSON, NULL):
-                    found = columns["properties"]
-                    raise LeadgateError(
-                        f"events column 'properties' must hold JSON text, not {found}"
-                    )
-                kinds["properties"] = JSON
-            if role == "events" and kinds["ts"] != TIMESTAMP:
-                raise LeadgateError(f"events column 'ts' must be a timestamp, not {columns['ts']}")
-            tables[role] = TableSchema(kinds)
-        return InputSchema(
-            events=tables["events"], leads=tables["leads"], accounts=tables.get("accounts")
-        )
+    def describe(self, role: str) -> dict[str, str]:
+        return self._describe(role)
 
-    def validate(self, roles: Iterable[str] = ("leads", "accounts")) -> None:
-        """Refuse duplicate or missing keys: each would change the meaning of the join."""
-        keys = {"leads": "lead_id", "accounts": "account_id"}
-        checks = [(role, keys[role]) for role in roles if role in self._registered]
-        for role, key in checks:
-            try:
-                rows, distinct, present = self.con.execute(
-                    f"SELECT count(*), count(DISTINCT {_q(key)}), count({_q(key)}) FROM {_q(role)}"
-                ).fetchall()[0]
-            except duckdb.Error as exc:
-                raise LeadgateError(
-                    f"cannot read {role} from {self._registered[role]}: {_first_line(exc)}"
-                ) from None
-            if present != rows:
-                raise LeadgateError(f"{role}: {rows - present} row(s) have no {key}")
-            if distinct != rows:
-                raise LeadgateError(f"{role}: {rows - distinct} duplicate {key} value(s)")
+    def kind_of(self, type_name: str) -> str:
+        return kind_of_type(type_name)
+
+    def fetch_one(self, sql: str) -> tuple[Any, ...]:
+        row: tuple[Any, ...] = self.con.execute(sql).fetchall()[0]
+        return row
+
+    def relation(self, role: str) -> str:
+        return _q(role)
 
     # -- running ----------------------------------------------------------------------------
     def compile(self, model: ScoringModel, as_of: datetime) -> CompiledQuery:
@@ -231,57 +178,25 @@ class DuckDBEngine:
         self, query: CompiledQuery, *, progress: Callable[[float], None] | None = None
     ) -> pa.Table:
         """Run a compiled query; ``progress`` receives a percentage now and then."""
-        result: dict[str, Any] = {}
 
-        def run() -> None:
+        def poll() -> float:
             try:
-                result["table"] = _to_arrow(self.con.sql(query.sql))
-            except BaseException as exc:  # handed to the calling thread
-                result["error"] = exc
+                return float(self.con.query_progress())
+            except (duckdb.Error, AttributeError):
+                return -1.0
 
-        if progress is None:
-            run()
-        else:
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            while worker.is_alive():
-                worker.join(0.1)
-                try:
-                    done = float(self.con.query_progress())
-                except (duckdb.Error, AttributeError):
-                    done = -1.0
-                if done >= 0:
-                    progress(done)
-        error = result.get("error")
-        if error is not None:
-            if isinstance(error, duckdb.Error):
-                message = str(error)
-                if RUNTIME_UNSUPPORTED in message:
-                    detail = message.split(RUNTIME_UNSUPPORTED, 1)[1].splitlines()[0]
-                    raise UnsupportedConstructError(detail) from None
-                if isinstance(error, (duckdb.ConversionException, duckdb.IOException)):
-                    raise LeadgateError(f"cannot read the input: {_first_line(error)}") from None
-                raise LeadgateError(f"the duckdb engine failed: {_first_line(error)}") from None
-            raise error
-        table: pa.Table = result["table"]
-        return table
-
-    def rescore(
-        self,
-        model: ScoringModel,
-        *,
-        as_of: datetime,
-        events: TableSource | None = None,
-        leads: TableSource | None = None,
-        accounts: TableSource | None = None,
-        progress: Callable[[float], None] | None = None,
-    ) -> pa.Table:
-        """Register the given inputs (if any), compile, validate and run."""
-        for role, source in (("events", events), ("leads", leads), ("accounts", accounts)):
-            if source is not None:
-                self.register(role, source)
-        query = self.compile(model, as_of)
-        return run_checked(self, query, progress=progress)
+        try:
+            return run_in_thread(
+                lambda: _to_arrow(self.con.sql(query.sql)), progress=progress, poll=poll, every=0.1
+            )
+        except duckdb.Error as error:
+            message = str(error)
+            if RUNTIME_UNSUPPORTED in message:
+                detail = message.split(RUNTIME_UNSUPPORTED, 1)[1].splitlines()[0]
+                raise UnsupportedConstructError(detail) from None
+            if isinstance(error, (duckdb.ConversionException, duckdb.IOException)):
+                raise LeadgateError(f"cannot read the input: {first_line(error)}") from None
+            raise LeadgateError(f"the duckdb engine failed: {first_line(error)}") from None
 
 
 def _to_arrow(result: Any) -> pa.Table:
@@ -301,8 +216,3 @@ def _literal(text: str) -> str:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -16,9 +16,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from leadgate.engines.base import TableSource
 from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import CompiledQuery
-from leadgate.engines.duckdb_engine import DuckDBEngine, TableSource
+from leadgate.engines.duckdb_engine import DuckDBEngine
 from leadgate.exceptions import LeadgateError
 from leadgate.scoring.nodes import ScoringModel
 

@@ -11,15 +11,21 @@ from __future__ import annotations
 
 import itertools
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from leadgate.engines.checks import run_checked
+from leadgate.engines.base import (
+    CSV_TYPES,
+    REQUIRED_COLUMNS,
+    QueryEngine,
+    TableSource,
+    first_line,
+    run_in_thread,
+)
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -29,11 +35,8 @@ from leadgate.engines.compiler import (
     TEXT,
     TIMESTAMP,
     CompiledQuery,
-    InputSchema,
-    TableSchema,
     compile_model,
 )
-from leadgate.engines.duckdb_engine import CSV_TYPES, REQUIRED_COLUMNS, TableSource
 from leadgate.engines.spark_sql import FLOAT_REPR_UDF
 from leadgate.exceptions import LeadgateError, UnsupportedConstructError
 from leadgate.scoring.nodes import ScoringModel
@@ -94,7 +97,7 @@ def _register_float_repr(spark: Any) -> None:
     )
 
 
-class SparkEngine:
+class SparkEngine(QueryEngine):
     """A Spark session holding the three input views of one rescoring run.
 
     ``master`` is a Spark master URL (``local[2]``, ``spark://host:7077``,
@@ -112,6 +115,7 @@ class SparkEngine:
         config: Mapping[str, str] | None = None,
         stop_on_close: bool = False,
     ) -> None:
+        super().__init__()
         owns_session = False
         if spark is None:
             session_cls = _import_pyspark()
@@ -139,24 +143,23 @@ class SparkEngine:
                     f"cannot start Spark ({master or DEFAULT_MASTER}): {exc}"
                 ) from None
         self.spark = spark
+        # timestamps without a zone are UTC, as everywhere in leadgate (restored on close)
+        self._time_zone = self.spark.conf.get("spark.sql.session.timeZone", None)
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")
         _register_float_repr(self.spark)
         self.stop_on_close = stop_on_close and owns_session
         self._prefix = f"leadgate_{next(_counter)}_"
-        self._registered: dict[str, str] = {}
         self._frames: dict[str, Any] = {}
 
     def close(self) -> None:
-        for role in self._registered:
-            self.spark.catalog.dropTempView(self.view(role))
         if self.stop_on_close:
             self.spark.stop()
-
-    def __enter__(self) -> SparkEngine:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+            return
+        for role in self._registered:
+            self.spark.catalog.dropTempView(self.view(role))
+            self.spark.catalog.dropTempView(self.view(role) + "__raw")
+        if self._time_zone is not None:
+            self.spark.conf.set("spark.sql.session.timeZone", self._time_zone)
 
     def view(self, role: str) -> str:
         return self._prefix + role
@@ -170,38 +173,25 @@ class SparkEngine:
         typed: Mapping[str, str] = {}
         try:
             if isinstance(source, (str, Path)):
-                path = Path(source)
-                label = str(path)
-                if not path.is_file() and not path.is_dir():
-                    raise LeadgateError(f"{role} file {path} does not exist")
-                suffix = path.suffix.lower()
-                if suffix in (".parquet", ".pq") or path.is_dir():
-                    frame = self.spark.read.parquet(str(path.resolve()))
-                elif suffix in (".csv", ".tsv", ".txt"):
-                    frame = self.spark.read.csv(
-                        str(path.resolve()), header=True, inferSchema=False, sep=","
-                    )
+                label = str(source)
+                location, suffix = _location(source, role)
+                if suffix in (".csv", ".tsv", ".txt"):
+                    frame = self.spark.read.csv(location, header=True, inferSchema=False, sep=",")
                     typed = CSV_TYPES[role]
+                elif suffix in (".parquet", ".pq", ""):
+                    frame = self.spark.read.parquet(location)
                 else:
                     raise LeadgateError(
-                        f"{role} file {path}: unknown format {suffix or '(none)'}; "
-                        "use .parquet or .csv"
+                        f"{role} file {label}: unknown format {suffix}; use .parquet or .csv"
                     )
-            elif isinstance(source, pa.Table):
-                frame = self.spark.createDataFrame(source)
-            else:
+            else:  # an Arrow table or a pandas DataFrame
                 frame = self.spark.createDataFrame(source)
             columns = {field.name: field.dataType.simpleString() for field in frame.schema.fields}
         except LeadgateError:
             raise
         except Exception as exc:
-            raise LeadgateError(f"cannot read {role} from {label}: {_first_line(exc)}") from None
-        missing = [name for name in REQUIRED_COLUMNS[role] if name not in columns]
-        if missing:
-            raise LeadgateError(
-                f"{role} input {label} has no column {missing[0]!r} "
-                f"(found: {', '.join(columns) or 'none'})"
-            )
+            raise LeadgateError(f"cannot read {role} from {label}: {first_line(exc)}") from None
+        self.require_columns(role, label, columns)
         select = []
         for name, type_name in columns.items():
             expr = _q(name)
@@ -216,47 +206,21 @@ class SparkEngine:
         self._frames[role].createOrReplaceTempView(self.view(role))
         self._registered[role] = label
 
-    def schema(self) -> InputSchema:
-        """Column kinds of the registered inputs."""
-        if "events" not in self._registered or "leads" not in self._registered:
-            raise LeadgateError("register events and leads before rescoring")
-        tables: dict[str, TableSchema] = {}
-        for role in self._registered:
-            fields = self._frames[role].schema.fields
-            columns = {field.name: field.dataType.simpleString() for field in fields}
-            kinds = {name: spark_kind(type_name) for name, type_name in columns.items()}
-            if role == "events" and "properties" in kinds:
-                if kinds["properties"] not in (TEXT, NULL):
-                    raise LeadgateError(
-                        f"events column 'properties' must hold JSON text, "
-                        f"not {columns['properties']}"
-                    )
-                kinds["properties"] = "json"
-            if role == "events" and kinds["ts"] != TIMESTAMP:
-                raise LeadgateError(f"events column 'ts' must be a timestamp, not {columns['ts']}")
-            tables[role] = TableSchema(kinds)
-        return InputSchema(
-            events=tables["events"], leads=tables["leads"], accounts=tables.get("accounts")
-        )
+    def describe(self, role: str) -> dict[str, str]:
+        fields = self._frames[role].schema.fields
+        return {field.name: field.dataType.simpleString() for field in fields}
 
-    def validate(self, roles: Iterable[str] = ("leads", "accounts")) -> None:
-        """Refuse duplicate or missing keys: each would change the meaning of the join."""
-        keys = {"leads": "lead_id", "accounts": "account_id"}
-        checks = [(role, keys[role]) for role in roles if role in self._registered]
-        for role, key in checks:
-            try:
-                rows, distinct, present = self.spark.sql(
-                    f"SELECT count(*), count(DISTINCT {_q(key)}), count({_q(key)}) "
-                    f"FROM {_q(self.view(role))}"
-                ).collect()[0]
-            except Exception as exc:
-                raise LeadgateError(
-                    f"cannot read {role} from {self._registered[role]}: {_first_line(exc)}"
-                ) from None
-            if present != rows:
-                raise LeadgateError(f"{role}: {rows - present} row(s) have no {key}")
-            if distinct != rows:
-                raise LeadgateError(f"{role}: {rows - distinct} duplicate {key} value(s)")
+    def kind_of(self, type_name: str) -> str:
+        return spark_kind(type_name)
+
+    def fetch_one(self, sql: str) -> tuple[Any, ...]:
+        return tuple(self.spark.sql(sql).collect()[0])
+
+    def relation(self, role: str) -> str:
+        return _q(self.view(role))
+
+    def quote(self, name: str) -> str:
+        return _q(name)
 
     # -- running ----------------------------------------------------------------------------
     def compile(self, model: ScoringModel, as_of: datetime) -> CompiledQuery:
@@ -269,52 +233,41 @@ class SparkEngine:
         self, query: CompiledQuery, *, progress: Callable[[float], None] | None = None
     ) -> pa.Table:
         """Run a compiled query; ``progress`` receives a percentage of finished tasks."""
-        result: dict[str, Any] = {}
-
-        def run() -> None:
-            try:
-                result["table"] = self.spark.sql(query.sql).toArrow()
-            except BaseException as exc:  # handed to the calling thread
-                result["error"] = exc
-
         tracker = _status_tracker(self.spark) if progress is not None else None
-        if tracker is None:
-            run()
-        else:
-            assert progress is not None
-            worker = threading.Thread(target=run, daemon=True)
-            worker.start()
-            while worker.is_alive():
-                worker.join(0.25)
-                progress(_finished_share(tracker))
-        error = result.get("error")
-        if error is not None:
+        try:
+            table = run_in_thread(
+                lambda: self.spark.sql(query.sql).toArrow(),
+                progress=progress if tracker is not None else None,
+                poll=lambda: _finished_share(tracker),
+                every=0.25,
+            )
+        except Exception as error:
             message = str(error)
             if RUNTIME_UNSUPPORTED in message:
                 detail = message.split(RUNTIME_UNSUPPORTED, 1)[1].splitlines()[0]
                 raise UnsupportedConstructError(detail.rstrip("'\". ")) from None
-            if isinstance(error, Exception):
-                raise LeadgateError(f"the spark engine failed: {_first_line(error)}") from None
-            raise error
-        table: pa.Table = result["table"]
+            raise LeadgateError(f"the spark engine failed: {first_line(error)}") from None
         return _normalise(table, query)
 
-    def rescore(
-        self,
-        model: ScoringModel,
-        *,
-        as_of: datetime,
-        events: TableSource | None = None,
-        leads: TableSource | None = None,
-        accounts: TableSource | None = None,
-        progress: Callable[[float], None] | None = None,
-    ) -> pa.Table:
-        """Register the given inputs (if any), compile, validate and run."""
-        for role, source in (("events", events), ("leads", leads), ("accounts", accounts)):
-            if source is not None:
-                self.register(role, source)
-        query = self.compile(model, as_of)
-        return run_checked(self, query, progress=progress)
+
+def _location(source: str | Path, role: str) -> tuple[str, str]:
+    """Where Spark reads ``source`` from, and its suffix ("" for a folder of Parquet).
+
+    A URI (``s3a://``, ``hdfs://``, ``abfss://``...) is handed to Spark as it is:
+    only the cluster can see it. A local path must exist here.
+    """
+    text = str(source)
+    if "://" in text:
+        name = text.rstrip("/").rsplit("/", 1)[-1]
+        suffix = Path(name).suffix.lower() if "." in name else ""
+        return text, suffix
+    path = Path(source)
+    if path.is_dir():
+        return str(path.resolve()), ""
+    if not path.is_file():
+        raise LeadgateError(f"{role} file {path} does not exist")
+    suffix = path.suffix.lower()
+    return str(path.resolve()), suffix or "(none)"
 
 
 def _normalise(table: pa.Table, query: CompiledQuery) -> pa.Table:
@@ -350,8 +303,3 @@ def _finished_share(tracker: Any) -> float:
 
 def _q(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

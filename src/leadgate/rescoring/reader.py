@@ -1,12 +1,12 @@
 """Read the operational database as Arrow tables for the compiled query.
 
-Rows go from the database into Arrow columns without ORM objects: PostgreSQL
-through the ADBC driver (Arrow Database Connectivity, no Python rows at all),
-SQLite through the standard ``sqlite3`` module's tuples turned into columns
-(see :func:`_connect` for why not a second SQLite library). Only what the
-model needs is read: the event types it mentions, up to ``as_of``, and for a
-recycled (``nurture``) lead only what it did after sales sent it back (as
-:func:`leadgate.scorecards.service.counted_events` does for the evaluator).
+Rows go from the database into Arrow columns without ORM objects or Python
+rows, through ADBC drivers (Arrow Database Connectivity): PostgreSQL's on a
+connection of this process, SQLite's in a child process (see
+:mod:`leadgate.rescoring.sqlite_arrow` for why). Only what the
+model needs is read: the event types and columns it mentions, up to ``as_of``,
+and for a recycled (``nurture``) lead only what it did after sales sent it back
+(as :func:`leadgate.scorecards.service.counted_events` does for the evaluator).
 Custom attributes (JSON on the lead or account row) become one column each,
 for the attributes the model names.
 """
@@ -14,7 +14,6 @@ for the attributes the model names.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,37 +21,35 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
+from leadgate.engines.compiler import (
+    BOOL,
+    FLOAT,
+    INT,
+    JSON,
+    TEXT,
+    TIMESTAMP,
+    InputSchema,
+    TableSchema,
+)
 from leadgate.exceptions import LeadgateError
 from leadgate.lifecycle import Stage
+from leadgate.rescoring.sqlite_arrow import read_queries
+from leadgate.scoring.nodes import ACCOUNT_FIELDS, LEAD_FIELDS
 
-__all__ = ["OperationalTables", "attribute_column", "read_operational"]
+__all__ = ["OperationalTables", "attribute_column", "operational_schema", "read_operational"]
 
-_LEAD_COLUMNS = (
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "country",
-    "source",
-    "channel",
-    "campaign",
-    "do_not_email",
-    "do_not_call",
-)
-_ACCOUNT_COLUMNS = (
-    "domain",
-    "name",
-    "industry",
-    "employees",
-    "annual_revenue",
-    "country",
-    "tier",
-    "owner",
-)
+#: Built-in lead and account fields, stored as columns of the same names.
+_LEAD_COLUMNS = tuple(sorted(LEAD_FIELDS - {"id", "email_domain", "attributes"}))
+_ACCOUNT_COLUMNS = tuple(sorted(ACCOUNT_FIELDS - {"id", "attributes"}))
+_TYPED = {
+    "do_not_email": pa.bool_(),
+    "do_not_call": pa.bool_(),
+    "employees": pa.int64(),
+    "annual_revenue": pa.float64(),
+}
 
 
 @dataclass(frozen=True)
@@ -66,12 +63,7 @@ class OperationalTables:
 
 
 def _connect(url: str) -> tuple[str, Any]:
-    """A fresh connection for reading: Python's sqlite3, or ADBC for PostgreSQL.
-
-    SQLite is read through the same SQLite library that SQLAlchemy uses: a second
-    copy of SQLite in one process (as bundled by ADBC's or ConnectorX's wheels)
-    breaks SQLite's POSIX locks and was seen here reading stale pages.
-    """
+    """What to read from: a SQLite file's path, or an ADBC connection to PostgreSQL."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     try:
@@ -80,7 +72,7 @@ def _connect(url: str) -> tuple[str, Any]:
                 raise LeadgateError("rescoring needs a database file, not an in-memory SQLite")
             if not Path(parsed.database).is_file():
                 raise LeadgateError(f"database file {parsed.database} does not exist")
-            return backend, sqlite3.connect(f"file:{parsed.database}?mode=ro", uri=True)
+            return backend, parsed.database
         if backend == "postgresql":
             import adbc_driver_postgresql.dbapi as pg_adbc
 
@@ -93,45 +85,35 @@ def _connect(url: str) -> tuple[str, Any]:
     raise LeadgateError(f"rescoring reads SQLite or PostgreSQL, not {backend}")
 
 
-def _read(connection: Any, sql: str, types: dict[str, pa.DataType]) -> pa.Table:
-    """Run ``sql`` and return its rows as Arrow columns of the given ``types``."""
+def _read(
+    source: Any, queries: dict[str, tuple[str, dict[str, pa.DataType]]]
+) -> dict[str, pa.Table]:
+    """Run the queries and return their rows as Arrow columns of the given types."""
     try:
-        if isinstance(connection, sqlite3.Connection):
-            cursor = connection.execute(sql)
-            names = [item[0] for item in cursor.description]
-            rows = cursor.fetchall()
-            values = list(zip(*rows, strict=True)) if rows else [() for _ in names]
-            table = pa.table(
-                {
-                    name: pa.array(column, type=_sqlite_type(types.get(name)))
-                    for name, column in zip(names, values, strict=True)
-                }
-            )
+        if isinstance(source, str):  # a SQLite file: read in a child process
+            raw = read_queries(source, {name: sql for name, (sql, _) in queries.items()})
         else:
-            with connection.cursor() as cursor:
-                cursor.execute(sql)
-                table = cursor.fetch_arrow_table()
+            raw = {}
+            for name, (sql, _) in queries.items():
+                with source.cursor() as cursor:
+                    cursor.execute(sql)
+                    raw[name] = cursor.fetch_arrow_table()
     except LeadgateError:
         raise
     except Exception as exc:
         raise LeadgateError(f"cannot read the database: {str(exc).splitlines()[0]}") from None
-    columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        wanted = types.get(name)
-        if wanted is not None and column.type != wanted:
-            column = _cast(column, wanted)
-        columns.append(column)
-    return pa.table(columns, names=table.column_names)
-
-
-def _sqlite_type(wanted: pa.DataType | None) -> pa.DataType | None:
-    """The Arrow type of SQLite's Python values for a wanted type (text for timestamps)."""
-    if wanted is None:
-        return None
-    if pa.types.is_boolean(wanted):
-        return pa.int64()  # stored as 0 and 1
-    return pa.string() if pa.types.is_timestamp(wanted) else wanted
+    tables = {}
+    for name, table in raw.items():
+        types = queries[name][1]
+        columns = []
+        for column_name in table.column_names:
+            column = table.column(column_name)
+            wanted = types.get(column_name)
+            if wanted is not None and column.type != wanted:
+                column = _cast(column, wanted)
+            columns.append(column)
+        tables[name] = pa.table(columns, names=table.column_names)
+    return tables
 
 
 def _cast(column: pa.ChunkedArray, wanted: pa.DataType) -> pa.ChunkedArray:
@@ -228,9 +210,7 @@ _EVENT_TYPES = {
 _LEAD_TYPES: dict[str, pa.DataType] = {
     "lead_id": pa.string(),
     "account_id": pa.string(),
-    **{name: pa.string() for name in _LEAD_COLUMNS},
-    "do_not_email": pa.bool_(),
-    "do_not_call": pa.bool_(),
+    **{name: _TYPED.get(name, pa.string()) for name in _LEAD_COLUMNS},
     "attributes": pa.string(),
     "predicted": pa.float64(),
     "stage": pa.string(),
@@ -238,11 +218,43 @@ _LEAD_TYPES: dict[str, pa.DataType] = {
 }
 _ACCOUNT_TYPES: dict[str, pa.DataType] = {
     "account_id": pa.string(),
-    **{name: pa.string() for name in _ACCOUNT_COLUMNS},
-    "employees": pa.int64(),
-    "annual_revenue": pa.float64(),
+    **{name: _TYPED.get(name, pa.string()) for name in _ACCOUNT_COLUMNS},
     "attributes": pa.string(),
 }
+
+
+def operational_schema(
+    *, lead_attributes: Iterable[str] = (), account_attributes: Iterable[str] = ()
+) -> InputSchema:
+    """The layout :func:`read_operational` produces (custom attributes as text until read)."""
+
+    def kinds(types: dict[str, pa.DataType], extra: Iterable[str]) -> TableSchema:
+        columns = {
+            name: _kind(kind)
+            for name, kind in types.items()
+            if name not in ("attributes", "stage", "stage_changed_at")
+        }
+        return TableSchema({**columns, **dict.fromkeys(extra, TEXT)})
+
+    events = {name: _kind(kind) for name, kind in _EVENT_TYPES.items()}
+    events["properties"] = JSON
+    return InputSchema(
+        TableSchema(events),
+        kinds(_LEAD_TYPES, lead_attributes),
+        kinds(_ACCOUNT_TYPES, account_attributes),
+    )
+
+
+def _kind(arrow_type: pa.DataType) -> str:
+    if pa.types.is_boolean(arrow_type):
+        return BOOL
+    if pa.types.is_integer(arrow_type):
+        return INT
+    if pa.types.is_floating(arrow_type):
+        return FLOAT
+    if pa.types.is_timestamp(arrow_type):
+        return TIMESTAMP
+    return TEXT
 
 
 def read_operational(
@@ -250,27 +262,32 @@ def read_operational(
     *,
     as_of: datetime,
     event_types: Iterable[str],
+    event_columns: Iterable[str] = ("event_id", "channel", "campaign", "properties"),
     lead_attributes: Iterable[str] = (),
     account_attributes: Iterable[str] = (),
 ) -> OperationalTables:
-    """Events, leads (with predicted probabilities) and accounts as Arrow tables."""
-    backend, connection = _connect(url)
+    """Events (only ``event_columns`` beyond lead_id, type and ts), leads (with
+    predicted probabilities) and accounts as Arrow tables."""
+    backend, source = _connect(url)
     try:
-        return _read_all(
-            backend, connection, as_of, event_types, lead_attributes, account_attributes
-        )
+        queries = _queries(backend, as_of, event_types, event_columns)
+        tables = _read(source, queries)
     finally:
-        connection.close()
+        if not isinstance(source, str):
+            source.close()
+    leads = tables["leads"]
+    stages = leads.select(["lead_id", "stage", "stage_changed_at", "channel", "email"])
+    events = _since_recycling(tables["events"], stages)
+    leads = _with_attributes(
+        leads.drop_columns(["stage", "stage_changed_at"]), lead_attributes, "lead"
+    )
+    accounts = _with_attributes(tables["accounts"], account_attributes, "account")
+    return OperationalTables(events=events, leads=leads, accounts=accounts, stages=stages)
 
 
-def _read_all(
-    backend: str,
-    connection: Any,
-    as_of: datetime,
-    event_types: Iterable[str],
-    lead_attributes: Iterable[str],
-    account_attributes: Iterable[str],
-) -> OperationalTables:
+def _queries(
+    backend: str, as_of: datetime, event_types: Iterable[str], event_columns: Iterable[str]
+) -> dict[str, tuple[str, dict[str, pa.DataType]]]:
     moment = as_of.astimezone(UTC)
     if backend == "sqlite":
         cutoff = _text(moment.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"))
@@ -279,35 +296,45 @@ def _read_all(
         cutoff = f"{_text(moment.isoformat())}::timestamptz"
         json_text = "CAST({} AS TEXT)"
     types = sorted(set(event_types))
-    type_filter = f"e.type IN ({', '.join(_text(t) for t in types)})" if types else "1 = 0"
-    events = _read(
-        connection,
-        "SELECT e.lead_id, e.type, e.occurred_at AS ts, e.event_id, e.channel, e.campaign, "
-        f"{json_text.format('e.properties')} AS properties "
-        "FROM events e JOIN leads l ON l.id = e.lead_id "
-        f"WHERE e.occurred_at <= {cutoff} AND {type_filter} "
-        f"AND NOT (l.stage = {_text(Stage.NURTURE.value)} "
-        "AND e.occurred_at <= l.stage_changed_at)",
-        _EVENT_TYPES,
+    type_filter = f"type IN ({', '.join(_text(t) for t in types)})" if types else "1 = 0"
+    wanted = [
+        name
+        for name in ("event_id", "channel", "campaign", "properties")
+        if name in set(event_columns)
+    ]
+    extra = "".join(
+        f", {json_text.format(name)} AS {name}" if name == "properties" else f", {name}"
+        for name in wanted
     )
-    leads = _read(
-        connection,
-        "SELECT l.id AS lead_id, l.account_id, "
-        + ", ".join(f"l.{name}" for name in _LEAD_COLUMNS)
-        + f", {json_text.format('l.attributes')} AS attributes, p.probability AS predicted, "
-        "l.stage, l.stage_changed_at FROM leads l LEFT JOIN predictions p ON p.lead_id = l.id",
-        _LEAD_TYPES,
-    )
-    stages = leads.select(["lead_id", "stage", "stage_changed_at", "channel", "email"])
-    leads = _with_attributes(
-        leads.drop_columns(["stage", "stage_changed_at"]), lead_attributes, "lead"
-    )
-    accounts = _read(
-        connection,
-        "SELECT a.id AS account_id, "
-        + ", ".join(f"a.{name}" for name in _ACCOUNT_COLUMNS)
-        + f", {json_text.format('a.attributes')} AS attributes FROM accounts a",
-        _ACCOUNT_TYPES,
-    )
-    accounts = _with_attributes(accounts, account_attributes, "account")
-    return OperationalTables(events=events, leads=leads, accounts=accounts, stages=stages)
+    return {
+        "leads": (
+            "SELECT l.id AS lead_id, l.account_id, "
+            + ", ".join(f"l.{name}" for name in _LEAD_COLUMNS)
+            + f", {json_text.format('l.attributes')} AS attributes, "
+            "p.probability AS predicted, l.stage, l.stage_changed_at "
+            "FROM leads l LEFT JOIN predictions p ON p.lead_id = l.id",
+            _LEAD_TYPES,
+        ),
+        "events": (
+            f"SELECT lead_id, type, occurred_at AS ts{extra} FROM events "
+            f"WHERE occurred_at <= {cutoff} AND {type_filter}",
+            _EVENT_TYPES,
+        ),
+        "accounts": (
+            "SELECT a.id AS account_id, "
+            + ", ".join(f"a.{name}" for name in _ACCOUNT_COLUMNS)
+            + f", {json_text.format('a.attributes')} AS attributes FROM accounts a",
+            _ACCOUNT_TYPES,
+        ),
+    }
+
+
+def _since_recycling(events: pa.Table, stages: pa.Table) -> pa.Table:
+    """Drop what a recycled (nurture) lead did up to the moment it was recycled."""
+    recycled = stages.filter(pc.equal(stages.column("stage"), Stage.NURTURE.value))
+    if recycled.num_rows == 0 or events.num_rows == 0:
+        return events
+    position = pc.index_in(events.column("lead_id"), value_set=recycled.column("lead_id"))
+    since = pc.take(recycled.column("stage_changed_at"), position)
+    keep = pc.or_kleene(pc.is_null(since), pc.greater(events.column("ts"), since))
+    return events.filter(keep)

@@ -24,20 +24,12 @@ from sqlalchemy.orm import Session
 
 from leadgate.engines.checks import run_checked
 from leadgate.engines.compiler import (
-    BOOL,
-    FLOAT,
-    INT,
-    JSON,
-    TEXT,
-    TIMESTAMP,
-    InputSchema,
-    TableSchema,
     compile_model,
 )
 from leadgate.engines.runner import open_engine
 from leadgate.leads.models import Lead, StageChange
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage, check_transition
-from leadgate.rescoring.reader import read_operational
+from leadgate.rescoring.reader import operational_schema, read_operational
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = ["LeadChange", "RescorePlan", "apply_plan", "plan_rescore"]
@@ -102,38 +94,6 @@ class RescorePlan:
         }
 
 
-_LEAD_TEXT = (
-    "lead_id",
-    "account_id",
-    "email",
-    "first_name",
-    "last_name",
-    "title",
-    "seniority",
-    "department",
-    "country",
-    "source",
-    "channel",
-    "campaign",
-)
-_ACCOUNT_TEXT = ("account_id", "domain", "name", "industry", "country", "tier", "owner")
-
-
-def operational_schema(
-    *, lead_attributes: Sequence[str] = (), account_attributes: Sequence[str] = ()
-) -> InputSchema:
-    """The layout :func:`read_operational` produces (custom attributes as text until read)."""
-    leads = dict.fromkeys(_LEAD_TEXT, TEXT)
-    leads.update({"do_not_email": BOOL, "do_not_call": BOOL, "predicted": FLOAT})
-    leads.update(dict.fromkeys(lead_attributes, TEXT))
-    accounts = dict.fromkeys(_ACCOUNT_TEXT, TEXT)
-    accounts.update({"employees": INT, "annual_revenue": FLOAT})
-    accounts.update(dict.fromkeys(account_attributes, TEXT))
-    events = dict.fromkeys(("lead_id", "type", "event_id", "channel", "campaign"), TEXT)
-    events.update({"ts": TIMESTAMP, "properties": JSON})
-    return InputSchema(TableSchema(events), TableSchema(leads), TableSchema(accounts))
-
-
 def _attributes_named(model: ScoringModel, as_of: datetime) -> tuple[list[str], list[str]]:
     """Custom attributes the model reads: the columns the built-in layout lacks."""
     missing = compile_model(model, as_of=as_of, schema=operational_schema()).missing_columns
@@ -165,6 +125,7 @@ def plan_rescore(
         database_url,
         as_of=as_of,
         event_types=query_for_types.event_types,
+        event_columns=query_for_types.event_columns,
         lead_attributes=lead_attributes,
         account_attributes=account_attributes,
     )
