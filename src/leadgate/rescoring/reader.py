@@ -3,7 +3,7 @@
 Rows go from the database into Arrow columns without ORM objects or Python
 rows, through ADBC drivers (Arrow Database Connectivity): PostgreSQL's on a
 connection of this process, SQLite's in a child process (see
-:mod:`leadgate.rescoring.sqlite_arrow` for why). Only what the
+:mod:`leadgate.common.sqlite_arrow` for why). Only what the
 model needs is read: the event types and columns it mentions, up to ``as_of``,
 and for a recycled (``nurture``) lead only what it did after sales sent it back
 (as :func:`leadgate.scorecards.service.counted_events` does for the evaluator).
@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
+from leadgate.common.sqlite_arrow import read_queries
 from leadgate.engines.compiler import (
     BOOL,
     FLOAT,
@@ -36,7 +37,6 @@ from leadgate.engines.compiler import (
 )
 from leadgate.exceptions import LeadgateError
 from leadgate.lifecycle import Stage
-from leadgate.rescoring.sqlite_arrow import read_queries
 from leadgate.scoring.nodes import ACCOUNT_FIELDS, LEAD_FIELDS
 
 __all__ = ["OperationalTables", "attribute_column", "operational_schema", "read_operational"]
