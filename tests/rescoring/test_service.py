@@ -193,6 +193,25 @@ class TestApply:
             assert session.get(Lead, moved).stage == "disqualified"  # type: ignore[union-attr]
         assert applied["skipped_changed_since"] == 1
 
+    def test_a_lead_moved_away_and_back_since_the_plan_is_skipped(
+        self, demo_db: tuple[str, Database]
+    ) -> None:
+        """Same stage as in the plan, but a newer stage change: someone acted on it."""
+        url, db = demo_db
+        model = load_model(yaml.safe_dump(ATTRIBUTE_MODEL))
+        plan = plan_rescore(url, model=model, as_of=AS_OF)
+        moved = plan.enter[0]
+        with db.session() as session:
+            session.execute(
+                update(Lead)
+                .where(Lead.id == moved.lead_id)
+                .values(stage_changed_at=moved.stage_changed_at + timedelta(seconds=1))
+            )
+        with db.session() as session:
+            applied = apply_plan(session, plan)
+            assert session.get(Lead, moved.lead_id).stage == moved.from_stage  # type: ignore[union-attr]
+        assert applied == {"skipped_changed_since": 1, "moved_to_mql": len(plan.enter) - 1}
+
     def test_demote_moves_mqls_that_no_longer_qualify(self, demo_db: tuple[str, Database]) -> None:
         url, db = demo_db
         strict = dict(ATTRIBUTE_MODEL, mql={"score": "engagement", "gte": 10_000})

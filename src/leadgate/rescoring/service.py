@@ -48,6 +48,7 @@ class LeadChange:
     grade: str | None
     channel: str | None
     scores: dict[str, float]
+    stage_changed_at: datetime  # as read: a later change means someone moved the lead since
 
 
 @dataclass
@@ -182,6 +183,7 @@ def _compare(plan: RescorePlan, scored: pa.Table, stages: pa.Table, groups: Sequ
                 grade=row["grade"],
                 channel=record["channel"],
                 scores=scores,
+                stage_changed_at=record["stage_changed_at"],
             )
         )
 
@@ -224,7 +226,7 @@ def apply_plan(
         ready = []
         for change in batch:
             stage, changed_at = current.get(change.lead_id, (None, None))
-            if stage != change.from_stage or changed_at is None or changed_at > plan.as_of:
+            if stage != change.from_stage or changed_at != change.stage_changed_at:
                 applied["skipped_changed_since"] += 1
                 continue
             check_transition(change.from_stage, change.to_stage)
