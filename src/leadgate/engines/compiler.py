@@ -79,6 +79,7 @@ from leadgate.scoring.nodes import (
 
 __all__ = [
     "BOOL",
+    "CHECKPOINT_COLUMN",
     "FLOAT",
     "INT",
     "JSON",
@@ -116,6 +117,9 @@ EVENT_RESERVED = frozenset(
 )
 #: Fields the evaluator's records always hold as booleans (missing means false).
 BOOL_FIELDS = frozenset({"do_not_email", "do_not_call"})
+
+#: Column of the ``checkpoints`` relation: the scoring instant in microseconds since the epoch.
+CHECKPOINT_COLUMN = "as_of_us"
 
 _EMAIL_DOMAIN = "__leadgate_email_domain"
 _EMAIL_PART = "__leadgate_email_part"
@@ -191,10 +195,12 @@ class CompiledQuery:
     missing_columns: tuple[str, ...] = ()
     event_types: tuple[str, ...] = ()  # the only event types the query reads
     event_columns: tuple[str, ...] = ()  # event columns it reads beyond lead_id, type, ts
+    checkpoints: bool = False  # one row per (lead_id, as_of_us) of the checkpoints relation
 
     @property
     def output_columns(self) -> tuple[str, ...]:
-        return ("lead_id", *self.score_columns, "grade", "mql")
+        keys = ("lead_id", CHECKPOINT_COLUMN) if self.checkpoints else ("lead_id",)
+        return (*keys, *self.score_columns, "grade", "mql")
 
 
 # -- Unicode tables (Python's own definitions) ------------------------------------------------
@@ -963,12 +969,17 @@ class _Compiler:
         dialect: Dialect,
         as_of: datetime,
         tables: Mapping[str, str],
+        checkpoints: bool = False,
     ) -> None:
         self.model = model
         self.schema = schema
         self.d = dialect
         self.as_of = as_of
-        self.as_of_us = _epoch_us(as_of)
+        self.checkpoints = checkpoints
+        # the scoring instant: one literal, or each row's checkpoint
+        self.as_of_us = (
+            f"{self.q('cp')}.{self.q(CHECKPOINT_COLUMN)}" if checkpoints else str(_epoch_us(as_of))
+        )
         self.tables = tables
         self.ev = _Stage(prefix="v")
         self.agg: list[tuple[str, str]] = []  # (expression, alias)
@@ -1467,7 +1478,8 @@ class _Compiler:
         rollups = []
         for group in model.rollup_groups:
             source = q("s_" + group.source)
-            window = f"OVER (PARTITION BY {q('account_key')})"
+            keys = q("account_key") + (f", {q(CHECKPOINT_COLUMN)}" if self.checkpoints else "")
+            window = f"OVER (PARTITION BY {keys})"
             if group.how == "max":
                 rolled = f"max({source}) {window}"
             elif group.how == "avg":
@@ -1490,16 +1502,18 @@ class _Compiler:
             )
             grade_sql = f"CASE {whens} ELSE {d.text(model.grades.otherwise)} END"
         ctes.append(f"{q('graded')} AS (SELECT *, {grade_sql} AS {q('grade')} FROM {last})")
-        outputs = [f"{q('lead_id')}"]
+        keys = [q("lead_id")] + ([q(CHECKPOINT_COLUMN)] if self.checkpoints else [])
+        outputs = list(keys)
         outputs += [f"{q('s_' + g.name)} AS {q(g.name)}" for g in model.groups]
         outputs += [q("grade"), f"{mql_sql} AS {q('mql')}"]
+        instant = "each checkpoint" if self.checkpoints else self.as_of.isoformat()
         sql = (
-            f"-- leadgate {model.label} as of {self.as_of.isoformat()} ({d.name})\n"
+            f"-- leadgate {model.label} as of {instant} ({d.name})\n"
             "WITH\n"
             + ",\n".join(ctes)
             + "\nSELECT\n  "
             + ",\n  ".join(outputs)
-            + f"\nFROM {q('graded')}\nORDER BY {q('lead_id')}\n"
+            + f"\nFROM {q('graded')}\nORDER BY {', '.join(keys)}\n"
         )
         return CompiledQuery(
             sql=sql,
@@ -1510,6 +1524,7 @@ class _Compiler:
             missing_columns=tuple(sorted(self.missing)),
             event_types=tuple(sorted(self.event_types)),
             event_columns=tuple(sorted(self.event_columns)),
+            checkpoints=self.checkpoints,
         )
 
     def mql_leaf(
@@ -1556,30 +1571,46 @@ class _Compiler:
             f"{q('e')}.{q('lead_id')} AS {q('lead_id')}",
             f"{q('e')}.{q('type')} AS {q('type')}",
             f"{ts_us} AS {q('ts_us')}",
-            f"{self.age_of(ts_us)} AS {q('age')}",
         ]
+        if not self.checkpoints:
+            cols.append(f"{self.age_of(ts_us)} AS {q('age')}")
         cols += [f"{expr} AS {q(alias)}" for expr, alias in self.ev.columns.items()]
         source = f"{q(self.tables['events'])} AS {q('e')}"
-        where = f"{ts_us} <= {self.as_of_us}"
+        where = "TRUE" if self.checkpoints else f"{ts_us} <= {self.as_of_us}"
         if self.event_types:
             where += " AND " + _in_list(
                 f"{q('e')}.{q('type')}", [d.text(t) for t in sorted(self.event_types)]
             )
         else:
             where += " AND FALSE"
-        return (
-            f"{q('ev')} AS (\n  SELECT\n    "
+        name = q("ev0") if self.checkpoints else q("ev")
+        scan = (
+            f"{name} AS (\n  SELECT\n    "
             + ",\n    ".join(cols)
             + f"\n  FROM {source}\n  WHERE {where}\n)"
+        )
+        if not self.checkpoints:
+            return scan
+        # every event once per later checkpoint of its lead, aged from that checkpoint
+        cp = q("cp")
+        return (
+            f"{scan},\n{q('ev')} AS (\n  SELECT\n    {q('x')}.*,\n"
+            f"    {cp}.{q(CHECKPOINT_COLUMN)} AS {q(CHECKPOINT_COLUMN)},\n"
+            f"    {self.age_of(q('x') + '.' + q('ts_us'))} AS {q('age')}\n"
+            f"  FROM {q('ev0')} AS {q('x')}\n"
+            f"  JOIN {q(self.tables['checkpoints'])} AS {cp}\n"
+            f"    ON {cp}.{q('lead_id')} = {q('x')}.{q('lead_id')} "
+            f"AND {q('x')}.{q('ts_us')} <= {cp}.{q(CHECKPOINT_COLUMN)}\n)"
         )
 
     def agg_cte(self) -> str:
         q = self.q
-        cols = [q("lead_id")] + [f"{expr} AS {q(alias)}" for expr, alias in self.agg]
+        keys = [q("lead_id")] + ([q(CHECKPOINT_COLUMN)] if self.checkpoints else [])
+        cols = keys + [f"{expr} AS {q(alias)}" for expr, alias in self.agg]
         return (
             f"{q('agg')} AS (\n  SELECT\n    "
             + ",\n    ".join(cols)
-            + f"\n  FROM {q('ev')}\n  GROUP BY {q('lead_id')}\n)"
+            + f"\n  FROM {q('ev')}\n  GROUP BY {', '.join(keys)}\n)"
         )
 
     def lead_cte(self, lead_cols: list[tuple[str, str]]) -> str:
@@ -1592,6 +1623,9 @@ class _Compiler:
             f"{q('l')}.{q('lead_id')} AS {q('lead_id')}",
             f"{account_key} AS {q('account_key')}",
         ]
+        cp = q("cp")
+        if self.checkpoints:
+            cols.append(f"{cp}.{q(CHECKPOINT_COLUMN)} AS {q(CHECKPOINT_COLUMN)}")
         cols += [f"{expr} AS {q(alias)}" for expr, alias in lead_cols]
         source = f"{q(self.tables['leads'])} AS {q('l')}"
         if self.email_domain_sql is not None:
@@ -1600,6 +1634,11 @@ class _Compiler:
                 f"(SELECT *, {self.email_domain_sql} AS {q(_EMAIL_DOMAIN)} "
                 f"FROM (SELECT *, {part} AS {q(_EMAIL_PART)} "
                 f"FROM {q(self.tables['leads'])})) AS {q('l')}"
+            )
+        if self.checkpoints:
+            source = (
+                f"{q(self.tables['checkpoints'])} AS {cp}\n  JOIN {source} "
+                f"ON {q('l')}.{q('lead_id')} = {cp}.{q('lead_id')}"
             )
         if self.schema.accounts is not None and leads.has("account_id"):
             source += (
@@ -1611,7 +1650,10 @@ class _Compiler:
                 f"\n  LEFT JOIN (SELECT * FROM {q(self.tables['accounts'])} WHERE FALSE) "
                 f"AS {q('a')} ON FALSE"
             )
-        source += f"\n  LEFT JOIN {q('agg')} AS {q('g')} ON {q('g')}.{q('lead_id')} = {q('l')}.{q('lead_id')}"  # noqa: E501
+        on = f"{q('g')}.{q('lead_id')} = {q('l')}.{q('lead_id')}"
+        if self.checkpoints:
+            on += f" AND {q('g')}.{q(CHECKPOINT_COLUMN)} = {cp}.{q(CHECKPOINT_COLUMN)}"
+        source += f"\n  LEFT JOIN {q('agg')} AS {q('g')} ON {on}"
         return (
             f"{q('per_lead')} AS (\n  SELECT\n    " + ",\n    ".join(cols) + f"\n  FROM {source}\n)"
         )
@@ -1647,12 +1689,29 @@ def compile_model(
     schema: InputSchema | None = None,
     dialect: str | Dialect = "duckdb",
     tables: Mapping[str, str] | None = None,
+    checkpoints: bool = False,
 ) -> CompiledQuery:
     """Compile ``model`` at ``as_of`` into one query over ``events``/``leads``/``accounts``.
+
+    With ``checkpoints`` the query scores every row of a fourth relation,
+    ``checkpoints`` (``lead_id``, ``as_of_us``: microseconds since the epoch, UTC),
+    each lead as of its own instants (each pair at most once), and returns one row
+    per checkpoint (keys
+    ``lead_id``, ``as_of_us``); ``as_of`` then only labels the query. This is the
+    point-in-time replay behind backtests: the same meaning at many moments.
 
     Raises :class:`UnsupportedConstructError` naming the rule (or MQL path) for
     anything the dialect cannot express exactly.
     """
     chosen = dialect if isinstance(dialect, Dialect) else dialect_for(dialect)
-    names = {"events": "events", "leads": "leads", "accounts": "accounts", **(tables or {})}
-    return _Compiler(model, schema or InputSchema.canonical(), chosen, as_of, names).compile()
+    names = {
+        "events": "events",
+        "leads": "leads",
+        "accounts": "accounts",
+        "checkpoints": "checkpoints",
+        **(tables or {}),
+    }
+    compiler = _Compiler(
+        model, schema or InputSchema.canonical(), chosen, as_of, names, checkpoints=checkpoints
+    )
+    return compiler.compile()
