@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from leadgate.cli import (
+    backtest_cmd,
     demo_cmd,
     imports_cmd,
     leads_cmd,
@@ -31,6 +32,7 @@ app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)
 app.command("demo")(demo_cmd.demo)
 app.command("rescore")(rescore_cmd.rescore)
+app.command("backtest")(backtest_cmd.backtest)
 
 
 def main() -> None:

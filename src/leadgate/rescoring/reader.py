@@ -39,7 +39,13 @@ from leadgate.exceptions import LeadgateError
 from leadgate.lifecycle import Stage
 from leadgate.scoring.nodes import ACCOUNT_FIELDS, LEAD_FIELDS
 
-__all__ = ["OperationalTables", "attribute_column", "operational_schema", "read_operational"]
+__all__ = [
+    "OperationalTables",
+    "attribute_column",
+    "operational_schema",
+    "read_operational",
+    "read_tables",
+]
 
 #: Built-in lead and account fields, stored as columns of the same names.
 _LEAD_COLUMNS = tuple(sorted(LEAD_FIELDS - {"id", "email_domain", "attributes"}))
@@ -265,24 +271,37 @@ def read_operational(
     event_columns: Iterable[str] = ("event_id", "channel", "campaign", "properties"),
     lead_attributes: Iterable[str] = (),
     account_attributes: Iterable[str] = (),
+    since_recycling: bool = True,
 ) -> OperationalTables:
     """Events (only ``event_columns`` beyond lead_id, type and ts), leads (with
-    predicted probabilities) and accounts as Arrow tables."""
-    backend, source = _connect(url)
-    try:
-        queries = _queries(backend, as_of, event_types, event_columns)
-        tables = _read(source, queries)
-    finally:
-        if not isinstance(source, str):
-            source.close()
+    predicted probabilities) and accounts as Arrow tables.
+
+    ``since_recycling=False`` keeps a recycled lead's whole history (a replay
+    of the past needs it; scoring now does not)."""
+    backend = make_url(url).get_backend_name()
+    tables = read_tables(url, _queries(backend, as_of, event_types, event_columns))
     leads = tables["leads"]
     stages = leads.select(["lead_id", "stage", "stage_changed_at", "channel", "email"])
-    events = _since_recycling(tables["events"], stages)
+    events = tables["events"]
+    if since_recycling:
+        events = _since_recycling(events, stages)
     leads = _with_attributes(
         leads.drop_columns(["stage", "stage_changed_at"]), lead_attributes, "lead"
     )
     accounts = _with_attributes(tables["accounts"], account_attributes, "account")
     return OperationalTables(events=events, leads=leads, accounts=accounts, stages=stages)
+
+
+def read_tables(
+    url: str, queries: dict[str, tuple[str, dict[str, pa.DataType]]]
+) -> dict[str, pa.Table]:
+    """Run ``{name: (sql, {column: arrow type})}`` on the database; Arrow tables by name."""
+    _, source = _connect(url)
+    try:
+        return _read(source, queries)
+    finally:
+        if not isinstance(source, str):
+            source.close()
 
 
 def _queries(
