@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as day_time
+from datetime import UTC, date, datetime
+from datetime import time as day_time
 from typing import Any
 
 import pyarrow as pa
@@ -18,8 +19,8 @@ from leadgate.backtest.shape import model_shape
 from leadgate.engines.compiler import CHECKPOINT_COLUMN, compile_model
 from leadgate.exceptions import LeadgateError
 from leadgate.lifecycle import Stage
-from leadgate.rescoring.reader import operational_schema, read_operational
 from leadgate.reports.history import History, read_history
+from leadgate.rescoring.reader import operational_schema, read_operational
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = [

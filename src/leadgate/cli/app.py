@@ -13,6 +13,7 @@ from leadgate.cli import (
     predict_cmd,
     rescore_cmd,
     score_cmd,
+    tune_cmd,
 )
 
 __all__ = ["app", "main"]
@@ -33,6 +34,7 @@ app.command("leads")(leads_cmd.leads)
 app.command("demo")(demo_cmd.demo)
 app.command("rescore")(rescore_cmd.rescore)
 app.command("backtest")(backtest_cmd.backtest)
+app.command("tune")(tune_cmd.tune)
 
 
 def main() -> None:
