@@ -11,6 +11,7 @@ from leadgate.cli import (
     leads_cmd,
     model_cmd,
     predict_cmd,
+    report_cmd,
     rescore_cmd,
     score_cmd,
     tune_cmd,
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(model_cmd.app, name="model")
 app.add_typer(imports_cmd.app, name="import")
 app.add_typer(predict_cmd.app, name="predict")
+app.add_typer(report_cmd.app, name="report")
 app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)

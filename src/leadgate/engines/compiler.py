@@ -1502,8 +1502,8 @@ class _Compiler:
             )
             grade_sql = f"CASE {whens} ELSE {d.text(model.grades.otherwise)} END"
         ctes.append(f"{q('graded')} AS (SELECT *, {grade_sql} AS {q('grade')} FROM {last})")
-        keys = [q("lead_id")] + ([q(CHECKPOINT_COLUMN)] if self.checkpoints else [])
-        outputs = list(keys)
+        out_keys = [q("lead_id")] + ([q(CHECKPOINT_COLUMN)] if self.checkpoints else [])
+        outputs = list(out_keys)
         outputs += [f"{q('s_' + g.name)} AS {q(g.name)}" for g in model.groups]
         outputs += [q("grade"), f"{mql_sql} AS {q('mql')}"]
         instant = "each checkpoint" if self.checkpoints else self.as_of.isoformat()
@@ -1513,7 +1513,7 @@ class _Compiler:
             + ",\n".join(ctes)
             + "\nSELECT\n  "
             + ",\n  ".join(outputs)
-            + f"\nFROM {q('graded')}\nORDER BY {', '.join(keys)}\n"
+            + f"\nFROM {q('graded')}\nORDER BY {', '.join(out_keys)}\n"
         )
         return CompiledQuery(
             sql=sql,

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from leadgate.rescoring.reader import read_tables
 
-__all__ = ["DIMENSIONS", "History", "attribute_text", "read_history"]
+__all__ = ["DIMENSIONS", "History", "attribute_text", "read_history", "read_scores"]
 
 #: Breakdown fields of the reports and where each comes from.
 DIMENSIONS: dict[str, str] = {
@@ -104,3 +104,25 @@ def read_history(url: str) -> History:
         "landing_page", attribute_text(leads.column("attributes").to_pylist(), "landing_page")
     )
     return History(leads=leads, changes=tables["changes"])
+
+
+def read_scores(url: str) -> dict[str, dict[str, float]]:
+    """Each scored lead's latest group scores (from the stored scorecards)."""
+    backend = make_url(url).get_backend_name()
+    as_text = "{}" if backend == "sqlite" else "CAST({} AS TEXT)"
+    table = read_tables(
+        url,
+        {
+            "scores": (
+                f"SELECT lead_id, {as_text.format('scores')} AS scores FROM scorecards",
+                {"lead_id": pa.string(), "scores": pa.string()},
+            )
+        },
+    )["scores"]
+    return {
+        lead_id: {str(k): float(v) for k, v in json.loads(doc).items() if v is not None}
+        for lead_id, doc in zip(
+            table.column("lead_id").to_pylist(), table.column("scores").to_pylist(), strict=True
+        )
+        if doc
+    }
