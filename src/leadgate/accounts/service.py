@@ -12,7 +12,7 @@ from leadgate.accounts.schemas import AccountCreate
 from leadgate.common.ids import new_id
 from leadgate.common.text import normalize_domain
 from leadgate.exceptions import LeadgateError, NotFoundError
-from leadgate.reference import is_free_mail
+from leadgate.reference import is_free_mail, is_reserved_domain
 
 __all__ = ["account_for_domain", "get_account", "upsert_account"]
 
@@ -77,8 +77,9 @@ def upsert_account(session: Session, *, data: AccountCreate, now: datetime) -> t
 def account_for_domain(
     session: Session, *, domain: str | None, now: datetime, create: bool = True
 ) -> Account | None:
-    """The account owning ``domain``, created on first sight; never for free-mail domains."""
-    if domain is None or is_free_mail(domain):
+    """The account owning ``domain``, created on first sight; never for free-mail or
+    reserved (``.invalid``, ``example.com``) domains."""
+    if domain is None or is_free_mail(domain) or is_reserved_domain(domain):
         return None
     account = session.scalar(select(Account).where(Account.domain == domain))
     if account is None and create:

@@ -3,9 +3,11 @@
 A mapping says which source column feeds which leadgate field, fixed values,
 value translations, and the time zone of naive timestamps::
 
-    columns: {email: "E-mail", occurred_at: timestamp, type: event_name}
+    columns: {email: "E-mail", occurred_at: timestamp, type: event_name,
+              attributes.landing_page: lp_id}     # a custom value under another name
     constants: {channel: email}
     values: {type: {"Email Opened": email.opened}}
+    templates: {email: "{mql_id}@olist.invalid"}   # built from source columns
     assume_tz: Europe/Prague
     ignore: [internal_note]
 
@@ -15,6 +17,7 @@ accounts) or ``properties`` (events).
 
 from __future__ import annotations
 
+import string
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from pathlib import Path
@@ -47,6 +50,8 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
                 "account_id",
                 "account_domain",
                 "stage",
+                "stage_at",
+                "created_at",
             }
         ),
     ),
@@ -80,11 +85,19 @@ class ImportMapping:
     columns: dict[str, str] = field(default_factory=dict)
     constants: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)
     ignore: frozenset[str] = frozenset()
     assume_tz: tzinfo | None = None
 
     def source_for(self, target: str) -> str:
         return self.columns.get(target, target)
+
+
+def _custom_name(kind: str, target: str) -> str | None:
+    """``attributes.NAME`` (leads, accounts) or ``properties.NAME`` (events) -> NAME."""
+    prefix = "properties." if kind == "events" else "attributes."
+    name = target.removeprefix(prefix)
+    return name if target.startswith(prefix) and name else None
 
 
 def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
@@ -98,7 +111,7 @@ def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
     raw = doc.value
     if not isinstance(raw, dict):
         raise doc.error((), "a mapping file must be a YAML mapping")
-    allowed_keys = {"kind", "columns", "constants", "values", "ignore", "assume_tz"}
+    allowed_keys = {"kind", "columns", "constants", "values", "templates", "ignore", "assume_tz"}
     for key in raw:
         if key not in allowed_keys:
             raise doc.error(
@@ -114,7 +127,9 @@ def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
             raise doc.error((key,), f"'{key}' must map leadgate fields to values")
         out: dict[str, str] = {}
         for target, source in value.items():
-            if target not in fields:
+            if key == "columns" and _custom_name(kind, str(target)) is not None:
+                pass  # attributes.<name> / properties.<name>: a custom value, renamed
+            elif target not in fields:
                 raise doc.error(
                     (key, str(target)),
                     f"unknown {kind} field {target!r}; fields: {', '.join(sorted(fields))}",
@@ -126,6 +141,16 @@ def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
 
     columns = text_map("columns")
     constants = text_map("constants")
+    templates = text_map("templates")
+    for target, template in templates.items():
+        try:
+            names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
+        except ValueError as exc:
+            raise doc.error(("templates", target), f"bad template: {exc}") from None
+        if not names:
+            raise doc.error(
+                ("templates", target), "a template names at least one {column}; use constants"
+            )
     values_raw = raw.get("values") or {}
     if not isinstance(values_raw, dict):
         raise doc.error(("values",), "'values' must map fields to {source value: leadgate value}")
@@ -149,6 +174,7 @@ def load_mapping(path: str | Path, *, kind: str) -> ImportMapping:
         columns=columns,
         constants=constants,
         values=values,
+        templates=templates,
         ignore=frozenset(str(item) for item in ignore_raw),
         assume_tz=assume_tz,
     )

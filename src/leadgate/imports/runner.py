@@ -117,7 +117,7 @@ def import_file(
         if kind == "events":
             _import_events(session, rows, mapping, tz, report, now)
         else:
-            _import_records(session, kind, rows, mapping, report, now, actor)
+            _import_records(session, kind, rows, mapping, report, now, actor, tz)
         restore()
     report.seconds = time.perf_counter() - started
     if report.rejects:
@@ -168,7 +168,9 @@ def _check_header(path: Path, kind: str, header: list[str], mapping: ImportMappi
     missing = [
         mapping.source_for(name)
         for name in sorted(required)
-        if mapping.source_for(name) not in present and name not in mapping.constants
+        if mapping.source_for(name) not in present
+        and name not in mapping.constants
+        and name not in mapping.templates
     ]
     if kind == "events" and not (
         mapping.source_for("lead_id") in present or mapping.source_for("email") in present
@@ -201,8 +203,16 @@ class _Splitter:
 
     def __init__(self, kind: str, mapping: ImportMapping) -> None:
         self.pairs = tuple((target, mapping.source_for(target)) for target in FIELDS[kind][1])
+        prefix = "properties." if kind == "events" else "attributes."
+        #: (custom name, source column) of columns mapped to attributes./properties.<name>
+        self.renamed = tuple(
+            (target.removeprefix(prefix), source)
+            for target, source in mapping.columns.items()
+            if target.startswith(prefix)
+        )
         self.translations = mapping.values
         self.constants = tuple(mapping.constants.items())
+        self.templates = tuple(mapping.templates.items())
         self.ignore = mapping.ignore
         self.nested_key = _NESTED_FIELDS[kind]
         self.plans: dict[tuple[str, ...], _Plan] = {}
@@ -210,7 +220,7 @@ class _Splitter:
     def _plan(self, keys: tuple[str, ...]) -> _Plan:
         present = set(keys)
         pairs = tuple((target, source) for target, source in self.pairs if source in present)
-        used = {source for _, source in pairs}
+        used = {source for _, source in pairs} | {source for _, source in self.renamed}
         extras = tuple(key for key in keys if key not in used and key not in self.ignore)
         nested = self.nested_key if self.nested_key in present else None
         without_nested = tuple(key for key in extras if key != nested)
@@ -236,12 +246,24 @@ class _Splitter:
         for target, constant in self.constants:
             if fields.get(target) is None:
                 fields[target] = constant
+        for target, template in self.templates:
+            if fields.get(target) is None:
+                try:
+                    fields[target] = template.format_map(values)
+                except KeyError as exc:
+                    raise ValueError(f"template for {target}: no column {exc}") from None
         extra: dict[str, Any] = {}
         if nested_key is not None:
             nested = values[nested_key]
             if isinstance(nested, dict):
                 extra.update(nested)
                 extra_keys = without_nested
+        for name, source in self.renamed:
+            value = values.get(source)
+            if isinstance(value, str):
+                value = value.strip() or None
+            if value is not None:
+                extra[name] = value
         for key in extra_keys:
             value = values[key]
             if isinstance(value, str):
@@ -269,6 +291,7 @@ def _import_records(
     report: ImportReport,
     now: datetime,
     actor: str,
+    tz: tzinfo | None = None,
 ) -> None:
     split = _Splitter(kind, mapping)
     for row in rows:
@@ -276,9 +299,12 @@ def _import_records(
         if row.problem is not None:
             report.rejects.append(Reject(row.line, row.problem, row.values, row.raw))
             continue
-        fields, extra = split(row.values)
         try:
+            fields, extra = split(row.values)
             if kind == "leads":
+                for name in ("created_at", "stage_at"):
+                    if fields.get(name) is not None:
+                        fields[name] = parse_timestamp(fields[name], assume_tz=tz)
                 lead_data = LeadCreate(**fields, attributes=extra)
                 with session.begin_nested():
                     _, created = upsert_lead(session, data=lead_data, now=now, actor=actor)
@@ -344,8 +370,8 @@ def _import_events(
         if row.problem is not None:
             report.rejects.append(Reject(row.line, row.problem, row.values, row.raw))
             continue
-        fields, properties = split(row.values)
         try:
+            fields, properties = split(row.values)
             raw_type = fields.get("type")
             if raw_type is None:
                 raise ValueError("type is missing")

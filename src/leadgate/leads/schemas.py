@@ -74,6 +74,17 @@ class LeadCreate(_LeadFields):
     id: str | None = Field(default=None, max_length=64)
     email: str
     stage: Stage | None = None
+    #: History from another system: when the lead was created there (new leads only)
+    created_at: datetime | None = None
+    #: ... and when it entered ``stage`` (recorded as a stage change on an existing lead)
+    stage_at: datetime | None = None
+
+    @field_validator("created_at", "stage_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+            raise ValueError("needs a time zone (or an import with --assume-tz)")
+        return value
 
     @field_validator("id", mode="before")
     @classmethod

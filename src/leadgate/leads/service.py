@@ -186,6 +186,14 @@ def upsert_lead(
         lead = by_email or by_id  # type: ignore[assignment]
     if lead is None:
         initial = data.stage or Stage.LEAD
+        later = None  # imported history: created at one time, in its stage since another
+        if (
+            data.created_at is not None
+            and data.stage_at is not None
+            and data.stage_at > data.created_at
+        ):
+            initial, later = Stage.LEAD, data.stage
+        now = data.created_at or data.stage_at or now
         lead = Lead(
             id=data.id or new_id("ld"),
             email=data.email,
@@ -211,8 +219,12 @@ def upsert_lead(
             )
         )
         _apply(session, lead, data, now)
+        if later is not None and data.stage_at is not None:
+            _record_past_stage(session, lead=lead, stage=later, at=data.stage_at, actor=actor)
         session.flush()
         return lead, True
+    if data.stage is not None and data.stage_at is not None:
+        _record_past_stage(session, lead=lead, stage=data.stage, at=data.stage_at, actor=actor)
     if data.id is not None and data.id != lead.id:
         _add_alias(session, alias=data.id, lead_id=lead.id, now=now)
     if lead.email_key != key:
@@ -223,6 +235,45 @@ def upsert_lead(
     _apply(session, lead, data, now)
     session.flush()
     return lead, False
+
+
+def _record_past_stage(
+    session: Session, *, lead: Lead, stage: Stage, at: datetime, actor: str
+) -> None:
+    """Record a stage move that happened in another system (a CRM export).
+
+    It is history, not a decision taken here, so the transition table is not
+    applied; the same move at the same instant is recorded once (re-importing is
+    idempotent), and it becomes the current stage only when it is the latest move.
+    """
+    exists = session.scalar(
+        select(StageChange.id).where(
+            StageChange.lead_id == lead.id,
+            StageChange.to_stage == stage.value,
+            StageChange.at == at,
+        )
+    )
+    if exists is not None:
+        return
+    previous = session.scalar(
+        select(StageChange.to_stage)
+        .where(StageChange.lead_id == lead.id, StageChange.at <= at)
+        .order_by(StageChange.at.desc(), StageChange.id.desc())
+        .limit(1)
+    )
+    session.add(
+        StageChange(
+            lead_id=lead.id,
+            from_stage=previous,
+            to_stage=stage.value,
+            at=at,
+            actor=actor,
+            reason="imported history",
+        )
+    )
+    if at >= lead.stage_changed_at:
+        lead.stage = stage.value
+        lead.stage_changed_at = at
 
 
 def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: datetime) -> Lead:
