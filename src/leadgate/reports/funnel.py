@@ -133,9 +133,9 @@ def funnel_report(
         con.execute(
             f"""
             CREATE TEMP TABLE stage_order AS SELECT * FROM (VALUES {order}) t(stage, pos);
-            -- the forward stage each lead entered the funnel at
+            -- the earliest forward stage each lead is on record in (where it entered)
             CREATE TEMP TABLE entry AS
-            SELECT c.lead_id, arg_min(r.pos, c."at") AS pos
+            SELECT c.lead_id, min(r.pos) AS pos
             FROM changes_in c JOIN stage_order r ON r.stage = c.to_stage
             GROUP BY c.lead_id;
             -- first time each lead reached each forward stage, or a later one (a jump

@@ -1,0 +1,195 @@
+"""The point-in-time replay: first MQL days equal a day-by-day evaluation, and the
+future never changes the past."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from leadgate.backtest import ReplayInput, first_mql_times, model_shape, replay
+from leadgate.backtest.replay import DAY_US, day_end, epoch_us
+from leadgate.exceptions import UnsupportedConstructError
+from leadgate.scoring import load_model
+from leadgate.scoring.nodes import ScoringModel
+from tests.engines.worlds import AS_OF, World, evaluate_tables, model_docs, model_from, worlds
+
+REPLAY = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
+)
+START = AS_OF - timedelta(days=310)
+
+
+def _replayable(doc: dict[str, Any]) -> ScoringModel:
+    model = model_from(doc)
+    try:
+        model_shape(model)
+    except UnsupportedConstructError:
+        assume(False)
+    return model
+
+
+def _starts(leads: pa.Table, at: datetime) -> pa.Table:
+    return pa.table(
+        {
+            "lead_id": leads.column("lead_id"),
+            "start": pa.array([at] * leads.num_rows, pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+def brute_force_first_mql(model: ScoringModel, world: World, end: datetime) -> dict[str, datetime]:
+    """Evaluate every lead at the end of every day from START to ``end`` with the evaluator."""
+    first: dict[str, datetime] = {}
+    day = epoch_us(START) // DAY_US
+    last = epoch_us(end) // DAY_US
+    while day <= last:
+        instant = min(day_end(day), end)
+        cards = evaluate_tables(model, world.events, world.leads, world.accounts, instant)
+        for lead_id, card in cards.items():
+            if card.mql and lead_id not in first:
+                first[lead_id] = instant
+        day += 1
+    return first
+
+
+class TestReplayMatchesTheEvaluatorDayByDay:
+    @REPLAY
+    @given(doc=model_docs(), world=worlds())
+    def test_first_mql_day_of_every_lead(self, doc: dict[str, Any], world: World) -> None:
+        """Checking only the days that can change a verdict finds the same first MQL
+        instant as evaluating every lead on every day (falling and rising models alike)."""
+        model = _replayable(doc)
+        data = ReplayInput(world.events, world.leads, world.accounts, _starts(world.leads, START))
+        result = replay(model, data, end=world.as_of, window_days=45, threads=1)
+        assert first_mql_times(result) == brute_force_first_mql(model, world, world.as_of)
+
+
+class TestPointInTime:
+    @REPLAY
+    @given(doc=model_docs(), world=worlds(), cut_days=st.integers(-300, 0))
+    def test_a_future_event_never_changes_a_past_verdict(
+        self, doc: dict[str, Any], world: World, cut_days: int
+    ) -> None:
+        """Dropping every event after a cut changes no first MQL instant before the cut."""
+        model = _replayable(doc)
+        cut = world.as_of + timedelta(days=cut_days, hours=7)
+        starts = _starts(world.leads, START)
+        full = first_mql_times(
+            replay(
+                model,
+                ReplayInput(world.events, world.leads, world.accounts, starts),
+                end=world.as_of,
+                threads=1,
+            )
+        )
+        ts = world.events.column("ts").to_pylist()
+        past = world.events.filter(pa.array([t <= cut for t in ts], pa.bool_()))
+        truncated = first_mql_times(
+            replay(
+                model,
+                ReplayInput(past, world.leads, world.accounts, starts),
+                end=world.as_of,
+                threads=1,
+            )
+        )
+        before = day_end(epoch_us(cut) // DAY_US - 1)
+        assert {k: v for k, v in full.items() if v <= before} == {
+            k: v for k, v in truncated.items() if v <= before
+        }
+
+
+MODEL = """
+version: 1
+name: fixture
+groups:
+  engagement:
+    rules:
+      - {id: pricing, event: page.viewed, points: 30, decay: none}
+      - {id: click, event: email.clicked, points: 15, half_life_days: 10}
+mql: {score: engagement, gte: 40}
+"""
+
+
+def _events(*rows: tuple[str, str, datetime]) -> pa.Table:
+    return pa.table(
+        {
+            "lead_id": [r[0] for r in rows],
+            "type": [r[1] for r in rows],
+            "ts": pa.array([r[2] for r in rows], pa.timestamp("us", tz="UTC")),
+        }
+    )
+
+
+class TestHandComputed:
+    def test_first_mql_days_and_what_was_checked(self) -> None:
+        """a: pricing (30) on day 0, click (15) on day 3 -> 44.9 at the end of day 3.
+        b: click on day 0 and pricing on day 40: the click has decayed to 0.09 -> never.
+        c: pricing on days 1 and 2 -> 60 at the end of day 2."""
+        day0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        events = _events(
+            ("a", "page.viewed", day0),
+            ("a", "email.clicked", day0 + timedelta(days=3)),
+            ("b", "email.clicked", day0),
+            ("b", "page.viewed", day0 + timedelta(days=40)),
+            ("c", "page.viewed", day0 + timedelta(days=1)),
+            ("c", "page.viewed", day0 + timedelta(days=2)),
+            ("c", "page.viewed", day0 + timedelta(days=5)),
+        )
+        leads = pa.table({"lead_id": ["a", "b", "c"]})
+        result = replay(
+            load_model(MODEL), ReplayInput(events, leads, None), end=day0 + timedelta(days=60)
+        )
+        first = first_mql_times(result)
+
+        def end_of(days: int) -> datetime:
+            moment = day0 + timedelta(days=days)
+            return moment.replace(hour=23, minute=59, second=59, microsecond=999_999)
+
+        assert first == {"a": end_of(3), "c": end_of(2)}
+        assert not result.every_day
+        # a: days 0 and 3; b: days 0 and 40; c: days 1, 2 and 5 (a lead that qualified
+        # is dropped from the next 28-day window, not within its own)
+        assert result.checkpoints == 7
+        assert result.windows == 3  # days 0-27, 28-55, 56-60
+
+    def test_a_definition_that_can_rise_with_time_checks_every_day(self) -> None:
+        """An unsubscribe whose penalty fades makes a lead qualify on a quiet day."""
+        model = load_model(
+            """
+version: 1
+name: fading-penalty
+groups:
+  engagement:
+    rules:
+      - {id: pricing, event: page.viewed, points: 30, decay: none}
+      - {id: unsubscribed, event: email.unsubscribed, points: -20, within_days: 7}
+mql: {score: engagement, gte: 30}
+"""
+        )
+        day0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        events = _events(("a", "email.unsubscribed", day0), ("a", "page.viewed", day0))
+        result = replay(
+            model,
+            ReplayInput(events, pa.table({"lead_id": ["a"]}), None),
+            end=day0 + timedelta(days=20),
+        )
+        assert result.every_day
+        # the penalty leaves the 7-day window during day 7: qualified at the end of day 7
+        assert first_mql_times(result) == {
+            "a": (day0 + timedelta(days=7)).replace(
+                hour=23, minute=59, second=59, microsecond=999_999
+            )
+        }
+
+    def test_a_predicted_test_is_refused(self) -> None:
+        model = load_model(
+            "version: 1\nname: p\ngroups: {fit: {rules: [{id: r, when: {lead.country: CZ}, "
+            "points: 1}]}}\nmql: {predicted: {gte: 0.5}}\n"
+        )
+        with pytest.raises(UnsupportedConstructError, match="point in time"):
+            model_shape(model)
