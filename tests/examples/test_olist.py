@@ -8,7 +8,6 @@ import csv
 import json
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
