@@ -52,7 +52,7 @@ class TestHistoryImport:
     def test_created_in_a_stage_then_moved_at_the_recorded_time(
         self, cli: CliRunner, db: Database, tmp_path: Path
     ) -> None:
-        """The lead is created as an MQL at first contact (São Paulo summer-time midnight, 02:00 UTC),
+        """The lead is created as an MQL at first contact (summer-time midnight, 02:00 UTC),
         then a deal moves it to customer at won_date, outside the transition table, once."""
         _import(cli, tmp_path, "mqls", MQLS, MQL_MAP)
         for _ in range(2):  # re-importing the deal records it once
