@@ -8,6 +8,7 @@ from leadgate.cli import (
     backtest_cmd,
     demo_cmd,
     imports_cmd,
+    keys_cmd,
     leads_cmd,
     model_cmd,
     predict_cmd,
@@ -30,6 +31,7 @@ app.add_typer(model_cmd.app, name="model")
 app.add_typer(imports_cmd.app, name="import")
 app.add_typer(predict_cmd.app, name="predict")
 app.add_typer(report_cmd.app, name="report")
+app.add_typer(keys_cmd.app, name="keys")
 app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)

@@ -1,0 +1,101 @@
+"""Creating, checking and revoking API keys.
+
+A key is ``lg_<scope>_<40 random characters>``: 238 bits from the OS's random
+source, so one SHA-256 of it is enough to store (a slow password hash protects
+guessable secrets; these are not guessable) and a lookup is one indexed query.
+Scopes nest: ``admin`` can do what ``sales`` can, and ``sales`` does not imply
+``ingest`` (a website's write key should never read leads, and a sales tool has
+no reason to write events).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadgate.common.ids import new_id
+from leadgate.exceptions import LeadgateError, NotFoundError
+from leadgate.keys.models import ApiKey
+
+__all__ = ["SCOPES", "Scope", "allows", "authenticate", "create_key", "list_keys", "revoke_key"]
+
+
+class Scope(StrEnum):
+    """What a key may do."""
+
+    INGEST = "ingest"  # the tracking endpoints only
+    SALES = "sales"  # read leads, move them, work tasks
+    ADMIN = "admin"  # everything
+
+
+SCOPES = tuple(scope.value for scope in Scope)
+_GRANTS = {
+    Scope.INGEST: frozenset({Scope.INGEST}),
+    Scope.SALES: frozenset({Scope.SALES}),
+    Scope.ADMIN: frozenset(Scope),
+}
+
+
+def allows(held: Scope | str, needed: Scope | str) -> bool:
+    """True when a key of scope ``held`` may call an endpoint that needs ``needed``."""
+    return Scope(needed) in _GRANTS[Scope(held)]
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_key(session: Session, *, name: str, scope: str, now: datetime) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the secret (shown once, never stored)."""
+    try:
+        chosen = Scope(scope)
+    except ValueError:
+        raise LeadgateError(f"unknown scope {scope!r}; scopes are {', '.join(SCOPES)}") from None
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise LeadgateError("a key needs a name of 1 to 200 characters (who or what uses it)")
+    secret = f"lg_{chosen.value}_{secrets.token_urlsafe(30)}"
+    key = ApiKey(
+        id=new_id("key"),
+        name=name,
+        scope=chosen.value,
+        prefix=secret[: len(chosen.value) + 8],
+        secret_hash=_digest(secret),
+        created_at=now,
+        revoked_at=None,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def authenticate(session: Session, *, secret: str) -> ApiKey | None:
+    """The live key with this secret, or None (unknown or revoked)."""
+    if not secret or len(secret) > 200:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == _digest(secret)))
+    if key is None or key.revoked_at is not None:
+        return None
+    return key
+
+
+def list_keys(session: Session) -> Sequence[ApiKey]:
+    return session.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all()
+
+
+def revoke_key(session: Session, *, key_id: str, now: datetime) -> ApiKey:
+    """Revoke a key by id or prefix; it stops working at once."""
+    key = session.get(ApiKey, key_id) or session.scalar(
+        select(ApiKey).where(ApiKey.prefix == key_id)
+    )
+    if key is None:
+        raise NotFoundError(f"no API key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = now
+    return key
