@@ -24,6 +24,25 @@ class Settings(BaseSettings):
         default=None, description="Scoring model used when a command gets no --model."
     )
     sql_echo: bool = False
+    max_body_bytes: int = Field(
+        default=2_000_000, ge=1_000, description="Largest request body the service accepts (413)."
+    )
+    segment_event_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra Segment track names -> leadgate event types (JSON), over the defaults.",
+    )
+    rejection_reasons: list[str] = Field(
+        default_factory=lambda: [
+            "not a fit",
+            "no budget",
+            "bad timing",
+            "no contact",
+            "competitor",
+            "duplicate",
+            "student or job seeker",
+        ],
+        description="Reasons sales may give when sending an MQL back (JSON list).",
+    )
 
     @field_validator("database_url")
     @classmethod

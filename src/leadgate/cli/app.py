@@ -15,6 +15,7 @@ from leadgate.cli import (
     report_cmd,
     rescore_cmd,
     score_cmd,
+    serve_cmd,
     tune_cmd,
 )
 
@@ -39,6 +40,7 @@ app.command("demo")(demo_cmd.demo)
 app.command("rescore")(rescore_cmd.rescore)
 app.command("backtest")(backtest_cmd.backtest)
 app.command("tune")(tune_cmd.tune)
+app.command("serve")(serve_cmd.serve)
 
 
 def main() -> None:

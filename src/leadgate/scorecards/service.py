@@ -33,10 +33,12 @@ __all__ = [
     "ScoreRun",
     "account_record",
     "counted_events",
+    "evaluate_leads",
     "lead_record",
     "predictions_by_lead",
     "qualification_reason",
     "score_all",
+    "score_leads",
     "scorecards_for",
     "stage_counts",
     "stored_scorecard",
@@ -231,6 +233,106 @@ def score_all(
             )
             run.qualified.append(Qualified(lead.id, lead.email, from_stage, card))
     return run
+
+
+def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) -> list[Lead]:
+    """The leads to evaluate together: these, plus their account mates when roll-ups
+    make one lead's activity part of another's score."""
+    leads = list(session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids)))))
+    if not model.rollup_groups:
+        return leads
+    accounts = {lead.account_id for lead in leads if lead.account_id is not None}
+    if not accounts:
+        return leads
+    mates = session.scalars(select(Lead).where(Lead.account_id.in_(accounts)))
+    return list({lead.id: lead for lead in [*leads, *mates]}.values())
+
+
+def evaluate_leads(
+    session: Session, *, lead_ids: Sequence[str], model: ScoringModel, as_of: datetime
+) -> tuple[list[Lead], list[Scorecard]]:
+    """Evaluate these leads (and their account mates for roll-ups) over their whole
+    counted history as of ``as_of``; nothing is written."""
+    leads = _rows_for(session, model, lead_ids)
+    if not leads:
+        return [], []
+    ids = [lead.id for lead in leads]
+    account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
+    accounts = {
+        account.id: account
+        for account in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+    }
+    events = load_event_records(session, lead_ids=ids, until=as_of)
+    predicted = {
+        row.lead_id: row.probability
+        for row in session.execute(
+            select(Prediction.lead_id, Prediction.probability).where(Prediction.lead_id.in_(ids))
+        )
+    }
+    by_account: dict[str | None, list[Lead]] = defaultdict(list)
+    for lead in leads:
+        by_account[lead.account_id].append(lead)
+    cards: list[Scorecard] = []
+    for account_id, members in by_account.items():
+        account = accounts.get(account_id) if account_id is not None else None
+        record = account_record(account) if account is not None else None
+        members_of: list[Member] = [
+            (
+                lead_record(lead, predicted.get(lead.id)),
+                counted_events(lead, events.get(lead.id, [])),
+            )
+            for lead in members
+        ]
+        groups = [[member] for member in members_of] if account is None else [members_of]
+        for group in groups:
+            cards.extend(evaluate_account(model, record, group, as_of))
+    return leads, cards
+
+
+def score_leads(
+    session: Session,
+    *,
+    lead_ids: Sequence[str],
+    model: ScoringModel,
+    as_of: datetime,
+    actor: str | None = None,
+) -> tuple[list[Scorecard], list[Qualified]]:
+    """Score some leads now (the request path): store their scorecards, promote new MQLs.
+
+    The same rules as :func:`score_all`, for a handful of leads in the caller's
+    transaction: each lead is evaluated over its whole counted history (and its
+    account's, for roll-ups), so the stored result always equals what the pure
+    evaluator computes from the full history.
+    """
+    actor = actor or f"system:{model.label}"
+    leads, cards = evaluate_leads(session, lead_ids=lead_ids, model=model, as_of=as_of)
+    if not cards:
+        return [], []
+    ids = [lead.id for lead in leads]
+    computed_at = utcnow()
+    session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id.in_(ids)))
+    session.execute(
+        insert(StoredScorecard), [stored_scorecard(card, computed_at=computed_at) for card in cards]
+    )
+    by_id = {lead.id: lead for lead in leads}
+    qualified: list[Qualified] = []
+    for card in cards:
+        lead = by_id[card.lead_id]
+        if not card.mql or Stage(lead.stage) not in AUTO_QUALIFY_FROM:
+            continue
+        if lead.stage_changed_at > as_of:
+            continue
+        from_stage = lead.stage
+        change_stage(
+            session,
+            lead=lead,
+            to=Stage.MQL,
+            actor=actor,
+            at=as_of,
+            reason=qualification_reason(card),
+        )
+        qualified.append(Qualified(lead.id, lead.email, from_stage, card))
+    return cards, qualified
 
 
 def stage_counts(session: Session) -> dict[str, int]:

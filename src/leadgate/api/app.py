@@ -1,0 +1,124 @@
+"""Build the FastAPI application: routers, error mapping, body-size limit."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from leadgate.accounts.views import router as accounts_router
+from leadgate.api.deps import ServiceState
+from leadgate.config import Settings
+from leadgate.db.engine import Database
+from leadgate.exceptions import LeadgateError, ModelError, NotFoundError, TransitionError
+from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
+from leadgate.ingest.views import router as ingest_router
+from leadgate.ingest.views import segment_router
+from leadgate.leads.views import router as leads_router
+from leadgate.scoring.nodes import ScoringModel
+
+__all__ = ["create_app"]
+
+
+class BodyLimit:
+    """Answer 413 to a request body over ``limit`` bytes, declared or streamed.
+
+    A declared ``Content-Length`` over the limit is refused before reading; a
+    body without one (chunked) is read up to the limit first, then handed on.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit():
+                declared = int(value)
+        if declared is not None:
+            if declared > self.limit:
+                await _too_large(self.limit, send)
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message]), send)
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await _too_large(self.limit, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([body]), send)
+
+
+def _replay(messages: list[Message]) -> Receive:
+    pending = list(messages)
+
+    async def receive() -> Message:
+        if pending:
+            return pending.pop(0)
+        return {"type": "http.disconnect"}
+
+    return receive
+
+
+async def _too_large(limit: int, send: Send) -> None:
+    response = JSONResponse(
+        {"detail": f"request body larger than {limit:,} bytes"}, status_code=413
+    )
+    await response({"type": "http"}, _no_body, send)
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def create_app(*, settings: Settings, database: Database, model: ScoringModel) -> FastAPI:
+    """The service for ``database`` scoring with ``model``."""
+    app = FastAPI(
+        title="leadgate",
+        version="0.1.0",
+        description="Lead qualification you can read, test on history and explain.",
+    )
+    app.state.leadgate = ServiceState(
+        settings=settings,
+        database=database,
+        model=model,
+        event_names={**DEFAULT_EVENT_NAMES, **settings.segment_event_names},
+    )
+    app.include_router(leads_router)
+    app.include_router(accounts_router)
+    app.include_router(ingest_router)
+    app.include_router(segment_router)
+
+    @app.exception_handler(TransitionError)
+    async def _transition(_: Request, exc: TransitionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "allowed": list(exc.allowed)}, status_code=409)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ModelError)
+    async def _model(_: Request, exc: ModelError) -> JSONResponse:
+        return JSONResponse({"detail": exc.render(), "error": exc.as_dict()}, status_code=422)
+
+    @app.exception_handler(LeadgateError)
+    async def _leadgate(_: Request, exc: LeadgateError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    return app

@@ -1,0 +1,122 @@
+"""Request dependencies: the database session, the model, and API-key checks.
+
+REST calls send ``Authorization: Bearer KEY``; the tracking endpoints also take
+HTTP Basic with the key as the user name (Segment's write key). A missing or
+unknown key is 401, a key outside the endpoint's scope 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from leadgate.config import Settings
+from leadgate.db.engine import Database
+from leadgate.keys.service import Scope, allows, authenticate
+from leadgate.scoring.nodes import ScoringModel
+
+__all__ = [
+    "AdminKey",
+    "Caller",
+    "IngestKey",
+    "SalesKey",
+    "ServiceState",
+    "require",
+    "state",
+    "transaction",
+]
+
+
+@dataclass
+class ServiceState:
+    """What every request shares: settings, database, model, event-name mapping."""
+
+    settings: Settings
+    database: Database
+    model: ScoringModel
+    event_names: dict[str, str]
+    # SQLite has one writer: requests that write take turns instead of failing busy
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The key behind a request: its id, name (the actor in history rows) and scope."""
+
+    key_id: str
+    name: str
+    scope: str
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.name}"
+
+
+def state(request: Request) -> ServiceState:
+    service: ServiceState = request.app.state.leadgate
+    return service
+
+
+@contextmanager
+def transaction(request: Request) -> Iterator[Session]:
+    """The request's transaction: committed when the block ends (before the response
+    is sent), rolled back on any error."""
+    service = state(request)
+    with service.write_lock, service.database.session() as db_session:
+        yield db_session
+
+
+def _secret(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        user, _, password = decoded.partition(":")
+        return user or password or None
+    return None
+
+
+def require(needed: Scope) -> Callable[[Request], Caller]:
+    """A dependency admitting keys whose scope grants ``needed``."""
+
+    def check(request: Request) -> Caller:
+        secret = _secret(request)
+        if secret is None:
+            raise HTTPException(
+                401,
+                "missing API key: send Authorization: Bearer KEY",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        service = state(request)
+        with service.database.session() as db_session:
+            key = authenticate(db_session, secret=secret)
+            caller = None if key is None else Caller(key.id, key.name, key.scope)
+        if caller is None:
+            raise HTTPException(
+                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
+        if not allows(caller.scope, needed):
+            raise HTTPException(
+                403, f"a {caller.scope} key cannot call this endpoint (needs {needed.value})"
+            )
+        return caller
+
+    return check
+
+
+#: Dependencies per scope: ``caller: IngestKey`` in a handler's signature.
+IngestKey = Annotated[Caller, Depends(require(Scope.INGEST))]
+SalesKey = Annotated[Caller, Depends(require(Scope.SALES))]
+AdminKey = Annotated[Caller, Depends(require(Scope.ADMIN))]

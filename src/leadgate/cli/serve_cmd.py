@@ -1,0 +1,41 @@
+"""``leadgate serve``: the real-time qualification service (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from leadgate.cli.output import console, guard, resolve_model
+from leadgate.config import Settings
+
+__all__ = ["serve"]
+
+
+def serve(
+    model_file: Path | None = typer.Option(
+        None, "--model", help="Scoring model YAML (default: the configured or shipped model)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /docs) and the Segment-compatible /v1 API."""
+    import uvicorn
+
+    from leadgate.api import create_app
+    from leadgate.db.engine import open_database
+
+    with guard(False):
+        settings = Settings()
+        model = resolve_model(model_file, settings)
+        database = open_database(settings=settings)
+    app = create_app(settings=settings, database=database, model=model)
+    console.print(
+        f"leadgate serving {model.label} on http://{host}:{port} "
+        f"(API docs at http://{host}:{port}/docs); create keys with `leadgate keys create`"
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
+    finally:
+        database.dispose()

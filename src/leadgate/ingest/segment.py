@@ -1,0 +1,267 @@
+"""The Segment (and RudderStack) tracking spec, translated into leads, accounts and events.
+
+* ``identify``: upsert the lead from ``traits`` (``email`` required; ``userId``
+  becomes the lead id); other traits become custom attributes.
+* ``group``: upsert the account ``groupId`` from ``traits`` and link the lead.
+* ``track``: an event; ``event`` names are mapped to leadgate types
+  (``Email Opened`` -> ``email.opened``, configurable); a name that already is a
+  leadgate type (``email.clicked``) passes through; any other name becomes a
+  lower-case type (``Demo Requested`` -> ``demo_requested``).
+* ``page``: a ``page.viewed`` event with the URL in ``properties.url``.
+
+``messageId`` is the event id, so a retried delivery is stored once. The lead of
+a ``track``/``page`` is the ``userId`` (a lead id, or an e-mail), else
+``context.traits.email``; a message for nobody known is rejected, never stored
+half-way. See docs/service.md for batch semantics.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.schemas import AccountCreate
+from leadgate.accounts.service import upsert_account
+from leadgate.common.text import parse_timestamp
+from leadgate.events.schemas import EventCreate, check_event_type
+from leadgate.exceptions import LeadgateError, NotFoundError
+from leadgate.ingest.service import IngestResult, ingest_events
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import find_lead, upsert_lead
+from leadgate.scorecards.service import score_leads
+from leadgate.scoring.nodes import ScoringModel
+
+__all__ = ["DEFAULT_EVENT_NAMES", "SegmentMessage", "SegmentResult", "apply_segment"]
+
+#: Segment's spec names (and common ones) for what leadgate scores.
+DEFAULT_EVENT_NAMES: dict[str, str] = {
+    "Email Opened": "email.opened",
+    "Email Link Clicked": "email.clicked",
+    "Email Clicked": "email.clicked",
+    "Email Delivered": "email.delivered",
+    "Email Bounced": "email.bounced",
+    "Unsubscribed": "email.unsubscribed",
+    "Email Unsubscribed": "email.unsubscribed",
+    "Form Submitted": "form.submitted",
+    "Content Downloaded": "content.downloaded",
+    "Webinar Registered": "webinar.registered",
+    "Webinar Attended": "webinar.attended",
+    "Trial Started": "trial.started",
+    "Meeting Booked": "meeting.booked",
+    "Demo Requested": "demo.requested",
+    "Page Viewed": "page.viewed",
+}
+_LEAD_TRAITS = {
+    "email": "email",
+    "firstName": "first_name",
+    "first_name": "first_name",
+    "lastName": "last_name",
+    "last_name": "last_name",
+    "title": "title",
+    "seniority": "seniority",
+    "department": "department",
+    "country": "country",
+    "source": "source",
+    "channel": "channel",
+    "campaign": "campaign",
+}
+_ACCOUNT_TRAITS = {
+    "name": "name",
+    "industry": "industry",
+    "employees": "employees",
+    "domain": "domain",
+    "website": "domain",
+    "country": "country",
+    "tier": "tier",
+    "plan": "tier",
+    "owner": "owner",
+}
+
+
+class SegmentMessage(BaseModel):
+    """One message of the Segment spec (unknown keys are kept by Segment and ignored here)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    type: str = Field(max_length=20)
+    message_id: str | None = Field(default=None, alias="messageId", max_length=255)
+    user_id: str | int | None = Field(default=None, alias="userId")
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=255)
+    event: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=500)
+    group_id: str | int | None = Field(default=None, alias="groupId")
+    timestamp: str | None = None
+    original_timestamp: str | None = Field(default=None, alias="originalTimestamp")
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass
+class SegmentResult:
+    """Per request: what was stored, and the messages rejected (with why)."""
+
+    accepted: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    ingest: IngestResult = field(default_factory=IngestResult)
+
+
+def event_type_for(name: str, names: Mapping[str, str]) -> str:
+    """A track name as a leadgate event type."""
+    mapped = names.get(name) or names.get(name.strip())
+    if mapped is not None:
+        return check_event_type(mapped)
+    try:
+        return check_event_type(name)
+    except ValueError:
+        slug = re.sub(r"[^a-z0-9_.:-]+", "_", name.strip().lower()).strip("_")
+        return check_event_type(slug or "event")
+
+
+def _when(message: SegmentMessage, now: datetime) -> datetime:
+    raw = message.timestamp or message.original_timestamp
+    return now if raw is None else parse_timestamp(raw)
+
+
+def _user(message: SegmentMessage) -> str | None:
+    return None if message.user_id is None else str(message.user_id).strip() or None
+
+
+def _lead_ref(session: Session, message: SegmentMessage) -> str:
+    candidates = [_user(message)]
+    traits = message.context.get("traits")
+    if isinstance(traits, dict) and isinstance(traits.get("email"), str):
+        candidates.append(traits["email"])
+    for ref in candidates:
+        if ref and find_lead(session, ref=ref) is not None:
+            return ref
+    raise NotFoundError(
+        f"{message.type}: no lead for userId {_user(message)!r}; send identify (with an "
+        "email trait) first"
+    )
+
+
+def _identify(session: Session, message: SegmentMessage, now: datetime) -> str:
+    traits = dict(message.traits)
+    if not traits.get("email") and isinstance(message.context.get("traits"), dict):
+        traits = {**message.context["traits"], **traits}
+    fields: dict[str, Any] = {}
+    attributes: dict[str, Any] = {}
+    for key, value in traits.items():
+        target = _LEAD_TRAITS.get(key)
+        if target is not None and value is not None:
+            fields[target] = str(value)
+        elif key not in ("id", "company", "address") and value is not None:
+            attributes[key] = value
+    if "email" not in fields:
+        raise LeadgateError("identify: traits.email is required to create or find a lead")
+    user = _user(message)
+    if user is not None and len(user) <= 64 and "@" not in user:
+        fields["id"] = user
+    lead, _ = upsert_lead(
+        session, data=LeadCreate(**fields, attributes=attributes), now=now, actor="segment"
+    )
+    return lead.id
+
+
+def _group(session: Session, message: SegmentMessage, now: datetime) -> str:
+    if message.group_id is None or not str(message.group_id).strip():
+        raise LeadgateError("group: groupId is required")
+    fields: dict[str, Any] = {"id": str(message.group_id).strip()}
+    attributes: dict[str, Any] = {}
+    for key, value in message.traits.items():
+        target = _ACCOUNT_TRAITS.get(key)
+        if target is not None and value is not None:
+            fields[target] = value
+        elif value is not None:
+            attributes[key] = value
+    if isinstance(fields.get("domain"), str):
+        fields["domain"] = re.sub(r"^https?://(www\.)?", "", fields["domain"]).split("/")[0]
+    account, _ = upsert_account(
+        session, data=AccountCreate(**fields, attributes=attributes), now=now
+    )
+    lead = find_lead(session, ref=_lead_ref(session, message))
+    assert lead is not None
+    lead.account_id = account.id
+    lead.updated_at = now
+    return lead.id
+
+
+def _event(
+    message: SegmentMessage, ref: str, names: Mapping[str, str], now: datetime
+) -> EventCreate:
+    campaign = message.context.get("campaign")
+    campaign = campaign if isinstance(campaign, dict) else {}
+    properties = dict(message.properties)
+    if message.type == "page":
+        event_type = "page.viewed"
+        page = message.context.get("page")
+        if "url" not in properties and isinstance(page, dict) and page.get("url"):
+            properties["url"] = page["url"]
+        if message.name and "name" not in properties:
+            properties["name"] = message.name
+    else:
+        if not message.event:
+            raise LeadgateError("track: event (the event's name) is required")
+        event_type = event_type_for(message.event, names)
+    return EventCreate(
+        event_id=message.message_id,
+        lead_id=ref,
+        type=event_type,
+        occurred_at=_when(message, now),
+        channel=campaign.get("medium") or campaign.get("source"),
+        campaign=campaign.get("name"),
+        properties=properties,
+    )
+
+
+def apply_segment(
+    session: Session,
+    *,
+    messages: list[dict[str, Any]],
+    model: ScoringModel,
+    names: Mapping[str, str],
+    now: datetime,
+) -> SegmentResult:
+    """Apply messages in order; each one is all or nothing, a bad one is reported, not stored."""
+    result = SegmentResult()
+    events: list[EventCreate] = []
+    touched: set[str] = set()
+    for index, raw in enumerate(messages):
+        try:
+            with session.begin_nested():
+                message = SegmentMessage.model_validate(raw)
+                kind = message.type
+                if kind == "identify":
+                    touched.add(_identify(session, message, now))
+                elif kind == "group":
+                    touched.add(_group(session, message, now))
+                elif kind in ("track", "page", "screen"):
+                    ref = _lead_ref(session, message)
+                    event = _event(message, ref, names, now)
+                    # stored with the request's other events below, then scored once
+                    events.append(event)
+                elif kind == "alias":
+                    pass  # identities are merged by email on identify
+                else:
+                    raise LeadgateError(f"unknown message type {kind!r}")
+            result.accepted += 1
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first.get("loc", ()))
+            result.rejected.append({"index": index, "error": f"{where}: {first.get('msg')}"})
+        except (LeadgateError, ValueError) as exc:
+            result.rejected.append({"index": index, "error": str(exc)})
+    if events:
+        result.ingest = ingest_events(session, events=events, model=model, now=now, actor=None)
+    leftover = touched - set(result.ingest.leads)
+    if leftover:
+        _, qualified = score_leads(session, lead_ids=sorted(leftover), model=model, as_of=now)
+        result.ingest.qualified.extend(qualified)
+    return result

@@ -1,0 +1,103 @@
+"""Thin router for leads: upsert, read (scores as of now), list, timeline, transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from leadgate.api.deps import AdminKey, SalesKey, state, transaction
+from leadgate.common.ids import utcnow
+from leadgate.leads import api_service
+from leadgate.leads.schemas import LeadCreate
+from leadgate.lifecycle import Stage
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
+
+
+class TransitionRequest(BaseModel):
+    """A sales move: the target stage and, when sending a lead back, the reason."""
+
+    to: Stage
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+@router.put("", summary="Create or update a lead (by email or id)")
+def upsert(data: LeadCreate, request: Request, caller: AdminKey) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        lead_id, created = api_service.upsert(
+            db, data=data, model=service.model, now=utcnow(), actor=caller.actor
+        )
+        detail = api_service.lead_detail(db, ref=lead_id, model=service.model, now=utcnow())
+    return {"created": created, **detail}
+
+
+@router.get("", summary="List leads with filters")
+def list_leads(
+    request: Request,
+    caller: SalesKey,
+    stage: Stage | None = None,
+    owner: str | None = Query(None, max_length=320),
+    grade: str | None = Query(None, max_length=50),
+    min_score: float | None = Query(
+        None, description="Lowest stored score (any group with --group)"
+    ),
+    max_score: float | None = None,
+    group: str | None = Query(None, description="Score group the score range applies to"),
+    account: str | None = Query(None, max_length=64),
+    limit: int = Query(50, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        return api_service.list_leads(
+            db,
+            model=service.model,
+            stage=stage,
+            owner=owner,
+            grade=grade,
+            min_score=min_score,
+            max_score=max_score,
+            group=group,
+            account=account,
+            limit=limit,
+            offset=offset,
+        )
+
+
+@router.get("/{ref}", summary="One lead by id or email, scored as of now")
+def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())
+
+
+@router.get("/{ref}/timeline", summary="Events and stage changes in time order")
+def timeline(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
+    with transaction(request) as db:
+        return api_service.timeline(db, ref=ref)
+
+
+@router.post("/{ref}/transition", summary="Move a lead (409 with the allowed targets)")
+def transition(
+    ref: str,
+    move: TransitionRequest,
+    request: Request,
+    caller: SalesKey,
+) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        api_service.transition(
+            db,
+            ref=ref,
+            to=move.to,
+            reason=move.reason,
+            actor=caller.actor,
+            reasons=service.settings.rejection_reasons,
+            now=utcnow(),
+        )
+        return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())

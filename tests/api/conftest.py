@@ -1,0 +1,73 @@
+"""A real leadgate server on 127.0.0.1 (uvicorn in a thread) over the per-test database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import uvicorn
+
+from leadgate.api import create_app
+from leadgate.common.ids import utcnow
+from leadgate.config import Settings
+from leadgate.db.engine import Database
+from leadgate.keys import create_key
+from leadgate.scoring import load_model
+
+#: Engagement from a click (15) and pricing visits (25); MQL at 35.
+MODEL = """
+version: 1
+name: service-test
+groups:
+  fit:
+    rules:
+      - {id: manufacturing, when: {account.industry: manufacturing}, points: 30}
+  engagement:
+    half_life_days: 30
+    rules:
+      - {id: click, event: email.clicked, points: 15}
+      - {id: pricing, event: page.viewed, where: {properties.url: {contains: /pricing}}, points: 25}
+      - {id: unsubscribed, event: email.unsubscribed, points: -50, decay: none}
+grades: {A: 30, B: 10}
+mql:
+  all:
+    - {score: engagement, gte: 35}
+"""
+
+
+@dataclass(frozen=True)
+class Service:
+    url: str
+    keys: dict[str, str]
+    database: Database
+
+    def client(self, scope: str | None) -> httpx.Client:
+        headers = {} if scope is None else {"Authorization": f"Bearer {self.keys[scope]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
+
+@pytest.fixture
+def service(db: Database, database_url: str) -> Iterator[Service]:
+    settings = Settings(database_url=database_url, max_body_bytes=50_000)
+    app = create_app(settings=settings, database=db, model=load_model(MODEL))
+    keys = {}
+    with db.session() as session:
+        for scope in ("ingest", "sales", "admin"):
+            _, keys[scope] = create_key(session, name=f"{scope}-test", scope=scope, now=utcnow())
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield Service(url=f"http://127.0.0.1:{port}", keys=keys, database=db)
+    server.should_exit = True
+    thread.join(timeout=10)
