@@ -31,6 +31,21 @@ class Settings(BaseSettings):
         default_factory=dict,
         description="Extra Segment track names -> leadgate event types (JSON), over the defaults.",
     )
+    fallback_owner: str = Field(
+        default="queue:unassigned", description="Owner when no rep is available (a queue)."
+    )
+    scheduler_interval_seconds: float = Field(
+        default=300, gt=0, description="How often serve re-checks time-dependent work."
+    )
+    sla_reassign_after_minutes: float = Field(
+        default=60, gt=0, description="An overdue task still open this long after is reassigned."
+    )
+    mql_expiry_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="An MQL not accepted in N days and decayed under the "
+        "definition returns to nurture (off when unset).",
+    )
     rejection_reasons: list[str] = Field(
         default_factory=lambda: [
             "not a fit",

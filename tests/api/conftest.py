@@ -58,7 +58,7 @@ def service(db: Database, database_url: str) -> Iterator[Service]:
     with db.session() as session:
         for scope in ("ingest", "sales", "admin"):
             _, keys[scope] = create_key(session, name=f"{scope}-test", scope=scope, now=utcnow())
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -35,7 +35,7 @@ class TestMigrations:
         from leadgate.db.engine import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config(second.engine)).get_current_head()
-        assert version == head == "0003"
+        assert version == head == "0004"
 
 
 @pytest.mark.skipif(USING_POSTGRES, reason="SQLite-specific settings")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadgate.accounts.views import router as accounts_router
+from leadgate.actions.playbooks import Playbooks, default_playbooks
+from leadgate.api.background import Background
 from leadgate.api.deps import ServiceState
 from leadgate.config import Settings
 from leadgate.db.engine import Database
@@ -15,7 +20,10 @@ from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
 from leadgate.ingest.views import router as ingest_router
 from leadgate.ingest.views import segment_router
 from leadgate.leads.views import router as leads_router
+from leadgate.reps.views import router as reps_router
 from leadgate.scoring.nodes import ScoringModel
+from leadgate.tasks.views import router as tasks_router
+from leadgate.webhooks.views import router as webhooks_router
 
 __all__ = ["create_app"]
 
@@ -86,23 +94,52 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def create_app(*, settings: Settings, database: Database, model: ScoringModel) -> FastAPI:
-    """The service for ``database`` scoring with ``model``."""
-    app = FastAPI(
-        title="leadgate",
-        version="0.1.0",
-        description="Lead qualification you can read, test on history and explain.",
-    )
-    app.state.leadgate = ServiceState(
+def create_app(
+    *,
+    settings: Settings,
+    database: Database,
+    model: ScoringModel,
+    playbooks: Playbooks | None = None,
+    background: bool = True,
+) -> FastAPI:
+    """The service for ``database`` scoring with ``model`` and handing off by ``playbooks``.
+
+    With ``background`` the webhook delivery worker and the scheduler run while
+    the application is up (its lifespan).
+    """
+    service = ServiceState(
         settings=settings,
         database=database,
         model=model,
         event_names={**DEFAULT_EVENT_NAMES, **settings.segment_event_names},
+        playbooks=playbooks or default_playbooks(),
     )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        workers = Background(service) if background else None
+        if workers is not None:
+            workers.start()
+        try:
+            yield
+        finally:
+            if workers is not None:
+                workers.stop()
+
+    app = FastAPI(
+        title="leadgate",
+        version="0.1.0",
+        description="Lead qualification you can read, test on history and explain.",
+        lifespan=lifespan,
+    )
+    app.state.leadgate = service
     app.include_router(leads_router)
     app.include_router(accounts_router)
     app.include_router(ingest_router)
     app.include_router(segment_router)
+    app.include_router(reps_router)
+    app.include_router(tasks_router)
+    app.include_router(webhooks_router)
 
     @app.exception_handler(TransitionError)
     async def _transition(_: Request, exc: TransitionError) -> JSONResponse:

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from leadgate.actions.playbooks import Playbooks
+from leadgate.actions.runner import handoff
 from leadgate.config import Settings
 from leadgate.db.engine import Database
 from leadgate.keys.service import Scope, allows, authenticate
+from leadgate.leads.models import StageChange
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = [
@@ -42,8 +46,22 @@ class ServiceState:
     database: Database
     model: ScoringModel
     event_names: dict[str, str]
+    playbooks: Playbooks
     # SQLite has one writer: requests that write take turns instead of failing busy
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    # set after a commit that queued webhook messages: the delivery worker wakes up
+    outbox_ready: threading.Event = field(default_factory=threading.Event)
+
+    def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
+        """Playbooks and stage-change messages for ``changes``, in the same transaction."""
+        if changes:
+            handoff(
+                session,
+                changes=changes,
+                playbooks=self.playbooks,
+                now=now,
+                fallback_owner=self.settings.fallback_owner,
+            )
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,7 @@ def transaction(request: Request) -> Iterator[Session]:
     service = state(request)
     with service.write_lock, service.database.session() as db_session:
         yield db_session
+    service.outbox_ready.set()
 
 
 def _secret(request: Request) -> str | None:

@@ -3,24 +3,35 @@
 from __future__ import annotations
 
 from leadgate.accounts.models import Account
+from leadgate.actions.models import ActionRun, SequenceEnrollment
 from leadgate.db.base import Base
 from leadgate.db.meta import MetaEntry
 from leadgate.events.models import Event
 from leadgate.keys.models import ApiKey
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.predictive.models import Prediction, PredictiveModel
+from leadgate.reps.models import Rep
 from leadgate.scorecards.models import StoredScorecard
+from leadgate.tasks.models import Task
+from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
 
 __all__ = [
     "Account",
+    "ActionRun",
     "ApiKey",
     "Base",
+    "Delivery",
     "Event",
     "Lead",
     "LeadAlias",
     "MetaEntry",
+    "OutboxMessage",
     "Prediction",
     "PredictiveModel",
+    "Rep",
+    "SequenceEnrollment",
     "StageChange",
     "StoredScorecard",
+    "Subscription",
+    "Task",
 ]

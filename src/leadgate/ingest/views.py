@@ -40,8 +40,11 @@ def _ingested(result: IngestResult) -> dict[str, Any]:
 @router.post("/events", summary="Record one event and qualify its lead")
 def post_event(event: EventCreate, request: Request, caller: IngestKey) -> dict[str, Any]:
     service = state(request)
+    now = utcnow()
     with transaction(request) as db:
-        return _ingested(ingest_events(db, events=[event], model=service.model, now=utcnow()))
+        result = ingest_events(db, events=[event], model=service.model, now=now)
+        service.handoff(db, [q.change for q in result.qualified if q.change is not None], now)
+        return _ingested(result)
 
 
 @router.post("/events/batch", summary="Record up to 1,000 events, all or nothing")
@@ -53,10 +56,14 @@ def post_events(batch: EventBatch, request: Request, caller: IngestKey) -> dict[
 
 def _segment(request: Request, messages: list[dict[str, Any]]) -> SegmentResult:
     service = state(request)
+    now = utcnow()
     with transaction(request) as db:
-        return apply_segment(
-            db, messages=messages, model=service.model, names=service.event_names, now=utcnow()
+        result = apply_segment(
+            db, messages=messages, model=service.model, names=service.event_names, now=now
         )
+        changes = [q.change for q in result.ingest.qualified if q.change is not None]
+        service.handoff(db, changes, now)
+        return result
 
 
 def _single(kind: str, request: Request, body: dict[str, Any]) -> dict[str, Any]:

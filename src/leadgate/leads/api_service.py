@@ -19,6 +19,7 @@ from leadgate.lifecycle import Stage, allowed_targets, check_transition
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import evaluate_leads, score_leads
 from leadgate.scoring.nodes import ScoringModel
+from leadgate.tasks.service import list_tasks, task_dict
 
 __all__ = ["lead_detail", "list_leads", "timeline", "transition", "upsert"]
 
@@ -46,11 +47,12 @@ def _lead(session: Session, ref: str) -> Lead:
 
 def upsert(
     session: Session, *, data: LeadCreate, model: ScoringModel, now: datetime, actor: str
-) -> tuple[str, bool]:
-    """Create or update a lead and score it at once (fit may qualify it)."""
+) -> tuple[str, bool, list[StageChange]]:
+    """Create or update a lead and score it at once (fit may qualify it); returns the
+    lead id, whether it was created, and the stage changes scoring made."""
     lead, created = upsert_lead(session, data=data, now=now, actor=actor)
-    score_leads(session, lead_ids=[lead.id], model=model, as_of=now)
-    return lead.id, created
+    _, qualified = score_leads(session, lead_ids=[lead.id], model=model, as_of=now)
+    return lead.id, created, [q.change for q in qualified if q.change is not None]
 
 
 def lead_detail(
@@ -86,8 +88,8 @@ def lead_detail(
             "country": account.country,
             "tier": account.tier,
         },
-        "owner": account.owner if account is not None else None,
-        "tasks": [],
+        "owner": lead.owner,
+        "tasks": [task_dict(task) for task in list_tasks(session, lead_id=lead.id)],
         "model": model.label,
         "as_of": now.isoformat(),
         "scores": {} if card is None else card.scores,
@@ -121,7 +123,7 @@ def list_leads(
     if stage is not None:
         conditions.append(Lead.stage == stage.value)
     if owner is not None:
-        conditions.append(Account.owner == owner)
+        conditions.append(Lead.owner == owner.lower())
     if grade is not None:
         conditions.append(StoredScorecard.grade == grade)
     if account is not None:

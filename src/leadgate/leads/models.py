@@ -37,6 +37,7 @@ class Lead(Base):
     account_id: Mapped[str | None] = mapped_column(
         String(64), ForeignKey("accounts.id", ondelete="SET NULL"), index=True
     )
+    owner: Mapped[str | None] = mapped_column(String(320), index=True)
     stage: Mapped[str] = mapped_column(String(32), index=True)
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -28,11 +28,13 @@ class TransitionRequest(BaseModel):
 @router.put("", summary="Create or update a lead (by email or id)")
 def upsert(data: LeadCreate, request: Request, caller: AdminKey) -> dict[str, Any]:
     service = state(request)
+    now = utcnow()
     with transaction(request) as db:
-        lead_id, created = api_service.upsert(
-            db, data=data, model=service.model, now=utcnow(), actor=caller.actor
+        lead_id, created, changes = api_service.upsert(
+            db, data=data, model=service.model, now=now, actor=caller.actor
         )
-        detail = api_service.lead_detail(db, ref=lead_id, model=service.model, now=utcnow())
+        service.handoff(db, changes, now)
+        detail = api_service.lead_detail(db, ref=lead_id, model=service.model, now=now)
     return {"created": created, **detail}
 
 
@@ -90,14 +92,16 @@ def transition(
     caller: SalesKey,
 ) -> dict[str, Any]:
     service = state(request)
+    now = utcnow()
     with transaction(request) as db:
-        api_service.transition(
+        change = api_service.transition(
             db,
             ref=ref,
             to=move.to,
             reason=move.reason,
             actor=caller.actor,
             reasons=service.settings.rejection_reasons,
-            now=utcnow(),
+            now=now,
         )
-        return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())
+        service.handoff(db, [change], now)
+        return api_service.lead_detail(db, ref=ref, model=service.model, now=now)

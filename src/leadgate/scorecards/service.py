@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from leadgate.accounts.models import Account
 from leadgate.common.ids import utcnow
 from leadgate.events.service import load_event_records
-from leadgate.leads.models import Lead
+from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
 from leadgate.predictive.models import Prediction
@@ -53,6 +53,7 @@ class Qualified:
     email: str
     from_stage: str
     scorecard: Scorecard
+    change: StageChange | None = None
 
 
 @dataclass
@@ -323,7 +324,7 @@ def score_leads(
         if lead.stage_changed_at > as_of:
             continue
         from_stage = lead.stage
-        change_stage(
+        change = change_stage(
             session,
             lead=lead,
             to=Stage.MQL,
@@ -331,7 +332,7 @@ def score_leads(
             at=as_of,
             reason=qualification_reason(card),
         )
-        qualified.append(Qualified(lead.id, lead.email, from_stage, card))
+        qualified.append(Qualified(lead.id, lead.email, from_stage, card, change))
     return cards, qualified
 
 

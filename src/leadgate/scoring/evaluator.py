@@ -37,7 +37,14 @@ from leadgate.scoring.nodes import (
 from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
 from leadgate.scoring.scorecard import CheckOutcome, EventContribution, RuleOutcome, Scorecard
 
-__all__ = ["Member", "decay_factor", "evaluate", "evaluate_account", "test_predicate"]
+__all__ = [
+    "Member",
+    "decay_factor",
+    "evaluate",
+    "evaluate_account",
+    "record_matches",
+    "test_predicate",
+]
 
 Member = tuple[LeadRecord, Sequence[EventRecord]]
 _SECONDS_PER_DAY = 86_400.0
@@ -228,6 +235,14 @@ class _Partial:
             rules=tuple(self.outcomes),
             checks=tuple(checks),
         )
+
+
+def record_matches(
+    cond: Condition, lead: LeadRecord, account: AccountRecord | None, as_of: datetime
+) -> bool:
+    """Whether a condition on the lead's and account's attributes holds (the meaning of
+    an attribute rule's ``when``; playbooks use it to choose whom an action applies to)."""
+    return _holds(cond, _Partial(lead, account, [], as_of), None)
 
 
 def _age_days(as_of: datetime, ts: datetime) -> float:

@@ -45,7 +45,7 @@ from leadgate.scoring.nodes import (
 )
 from leadgate.scoring.yamldoc import Located, Path, load_yaml
 
-__all__ = ["BUILTIN_LISTS", "load_model", "load_model_file", "parse_model"]
+__all__ = ["BUILTIN_LISTS", "load_model", "load_model_file", "parse_condition", "parse_model"]
 
 BUILTIN_LISTS: Mapping[str, Callable[[], frozenset[str]]] = {"free_mail": free_mail_domains}
 
@@ -76,6 +76,12 @@ def load_model_file(path: str | FsPath) -> ScoringModel:
 def load_model(text: str, *, file: str | None = None) -> ScoringModel:
     """Parse YAML text into a validated :class:`ScoringModel`."""
     return parse_model(load_yaml(text, file=file))
+
+
+def parse_condition(doc: Located, raw: Any, path: Path) -> Condition:
+    """A condition on lead and account fields (an attribute rule's ``when``), validated
+    with the same path-precise errors; other YAML documents (playbooks) use it."""
+    return _ModelParser(doc).condition(raw, path, context="attributes")
 
 
 def parse_model(doc: Located) -> ScoringModel:

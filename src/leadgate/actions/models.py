@@ -1,0 +1,49 @@
+"""The action log: each playbook action runs at most once per (lead, stage entry)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from leadgate.db.base import Base
+from leadgate.db.types import JSONType, UTCDateTime
+
+__all__ = ["ActionRun", "SequenceEnrollment"]
+
+
+class ActionRun(Base):
+    """One action of one playbook for one stage entry; the unique key makes reruns no-ops."""
+
+    __tablename__ = "action_runs"
+    __table_args__ = (
+        UniqueConstraint("stage_change_id", "playbook", "position", name="uq_action_once"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    stage_change_id: Mapped[int] = mapped_column(Integer)
+    playbook: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(100))
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SequenceEnrollment(Base):
+    """A lead enrolled in a nurture/outreach sequence (the campaign tool hears by webhook)."""
+
+    __tablename__ = "sequence_enrollments"
+    __table_args__ = (UniqueConstraint("lead_id", "sequence", "stage_change_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    sequence: Mapped[str] = mapped_column(String(200))
+    stage_change_id: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

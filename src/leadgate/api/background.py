@@ -1,0 +1,142 @@
+"""Work ``leadgate serve`` does between requests: webhook deliveries and the scheduler.
+
+* The delivery worker sends due webhook deliveries; it wakes at once when a
+  request committed new outbox messages, and at least every second for retries.
+* The scheduler runs every ``scheduler_interval_seconds`` (default 5 minutes):
+  SLA escalation of overdue tasks, the optional MQL expiry, and, when the MQL
+  definition can turn true with time alone (see :mod:`leadgate.backtest.shape`),
+  a re-evaluation of the leads that could qualify, with their handoffs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select
+
+from leadgate.api.deps import ServiceState
+from leadgate.backtest.shape import model_shape
+from leadgate.common.ids import utcnow
+from leadgate.exceptions import UnsupportedConstructError
+from leadgate.leads.models import Lead
+from leadgate.leads.service import change_stage
+from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.scorecards.service import evaluate_leads, score_leads
+from leadgate.tasks.service import escalate_overdue
+from leadgate.webhooks.worker import deliver_due
+
+__all__ = ["Background", "run_scheduler_once"]
+
+log = logging.getLogger("leadgate.serve")
+
+
+def _rises_with_time(service: ServiceState) -> bool:
+    try:
+        return not model_shape(service.model).event_days_suffice
+    except UnsupportedConstructError:
+        return True  # no MQL definition or predictions: check anyway
+
+
+def run_scheduler_once(service: ServiceState, now: datetime) -> dict[str, int]:
+    """One scheduler pass (also callable from tests and cron)."""
+    counts: dict[str, int] = {}
+    settings = service.settings
+    with service.write_lock, service.database.session() as session:
+        counts.update(
+            escalate_overdue(
+                session,
+                now=now,
+                reassign_after=timedelta(minutes=settings.sla_reassign_after_minutes),
+                fallback=settings.fallback_owner,
+            )
+        )
+        if _rises_with_time(service):
+            ids = list(
+                session.scalars(
+                    select(Lead.id).where(Lead.stage.in_([s.value for s in AUTO_QUALIFY_FROM]))
+                )
+            )
+            qualified = []
+            for start in range(0, len(ids), 500):
+                _, batch = score_leads(
+                    session, lead_ids=ids[start : start + 500], model=service.model, as_of=now
+                )
+                qualified.extend(batch)
+            service.handoff(session, [q.change for q in qualified if q.change], now)
+            counts["qualified"] = len(qualified)
+        if settings.mql_expiry_days is not None:
+            cutoff = now - timedelta(days=settings.mql_expiry_days)
+            stale = list(
+                session.scalars(
+                    select(Lead).where(
+                        Lead.stage == Stage.MQL.value, Lead.stage_changed_at < cutoff
+                    )
+                )
+            )
+            _, cards = evaluate_leads(
+                session, lead_ids=[lead.id for lead in stale], model=service.model, as_of=now
+            )
+            decayed = {card.lead_id for card in cards if not card.mql}
+            changes = [
+                change_stage(
+                    session,
+                    lead=lead,
+                    to=Stage.NURTURE,
+                    actor=f"system:{service.model.label}",
+                    at=now,
+                    reason=f"expired: not accepted in {settings.mql_expiry_days:g} days "
+                    "and no longer meets the MQL definition",
+                )
+                for lead in stale
+                if lead.id in decayed
+            ]
+            service.handoff(session, changes, now)
+            counts["expired"] = len(changes)
+    service.outbox_ready.set()
+    return counts
+
+
+class Background:
+    """The delivery worker and the scheduler threads of one service."""
+
+    def __init__(self, service: ServiceState) -> None:
+        self.service = service
+        self.stopping = threading.Event()
+        self.threads = [
+            threading.Thread(target=self._deliveries, name="leadgate-deliveries", daemon=True),
+            threading.Thread(target=self._scheduler, name="leadgate-scheduler", daemon=True),
+        ]
+
+    def start(self) -> None:
+        for thread in self.threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.service.outbox_ready.set()
+        for thread in self.threads:
+            thread.join(timeout=15)
+
+    def _deliveries(self) -> None:
+        with httpx.Client(timeout=10) as client:
+            while not self.stopping.is_set():
+                self.service.outbox_ready.wait(timeout=1.0)
+                self.service.outbox_ready.clear()
+                try:
+                    while deliver_due(self.service.database, now=utcnow(), client=client) and (
+                        not self.stopping.is_set()
+                    ):
+                        pass
+                except Exception:  # keep delivering after a database hiccup
+                    log.exception("webhook delivery pass failed")
+
+    def _scheduler(self) -> None:
+        interval = self.service.settings.scheduler_interval_seconds
+        while not self.stopping.wait(timeout=interval):
+            try:
+                run_scheduler_once(self.service, utcnow())
+            except Exception:
+                log.exception("scheduler pass failed")

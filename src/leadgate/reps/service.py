@@ -1,0 +1,159 @@
+"""Reps and who owns a lead: the account's owner, else territory, else weighted round robin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.models import Account
+from leadgate.common.text import normalize_email
+from leadgate.leads.models import Lead
+from leadgate.reps.models import Rep
+
+__all__ = [
+    "TERRITORY_KEYS",
+    "RepIn",
+    "choose_owner",
+    "list_reps",
+    "rep_dict",
+    "size_band",
+    "upsert_rep",
+]
+
+#: What a territory rule may name; each maps to a list of accepted values.
+TERRITORY_KEYS = frozenset({"country", "industry", "size_band", "tier"})
+#: Company size bands by employees (lower bound, label).
+SIZE_BANDS = ((1000, "1000+"), (250, "250-999"), (50, "50-249"), (0, "1-49"))
+
+
+class RepIn(BaseModel):
+    """A rep to create or update (by email)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = Field(max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    territories: list[dict[str, list[str]]] = Field(default_factory=list)
+    weight: int = Field(default=1, ge=1, le=1000)
+    available: bool = True
+    manager: str | None = Field(default=None, max_length=320)
+
+    @field_validator("email", "manager")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)[0].lower()
+
+    @field_validator("territories")
+    @classmethod
+    def _keys(cls, value: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+        for index, rule in enumerate(value):
+            unknown = set(rule) - TERRITORY_KEYS
+            if unknown:
+                raise ValueError(
+                    f"territories[{index}]: unknown key {sorted(unknown)[0]!r}; "
+                    f"use {', '.join(sorted(TERRITORY_KEYS))}"
+                )
+        return value
+
+
+def rep_dict(rep: Rep) -> dict[str, Any]:
+    return {
+        "email": rep.email,
+        "name": rep.name,
+        "territories": rep.territories,
+        "weight": rep.weight,
+        "available": rep.available,
+        "manager": rep.manager,
+        "assigned": rep.assigned,
+    }
+
+
+def upsert_rep(session: Session, *, data: RepIn, now: datetime) -> tuple[Rep, bool]:
+    email = str(data.email).lower()
+    rep = session.get(Rep, email)
+    created = rep is None
+    if rep is None:
+        rep = Rep(email=email, assigned=0, created_at=now)
+        session.add(rep)
+    rep.name = data.name
+    rep.territories = data.territories
+    rep.weight = data.weight
+    rep.available = data.available
+    rep.manager = None if data.manager is None else str(data.manager).lower()
+    rep.updated_at = now
+    session.flush()
+    return rep, created
+
+
+def list_reps(session: Session) -> Sequence[Rep]:
+    return session.scalars(select(Rep).order_by(Rep.email)).all()
+
+
+def size_band(employees: int | None) -> str | None:
+    if employees is None:
+        return None
+    return next(label for lower, label in SIZE_BANDS if employees >= lower)
+
+
+def _facts(lead: Lead, account: Account | None) -> dict[str, str | None]:
+    return {
+        "country": (lead.country or (account.country if account else None) or "").upper() or None,
+        "industry": (account.industry or "").lower() or None if account else None,
+        "size_band": size_band(account.employees) if account else None,
+        "tier": (account.tier or "").lower() or None if account else None,
+    }
+
+
+def _in_territory(rep: Rep, facts: dict[str, str | None]) -> bool:
+    for rule in rep.territories or []:
+        ok = True
+        for key, values in rule.items():
+            fact = facts.get(key)
+            wanted = {str(v).upper() if key == "country" else str(v).lower() for v in values}
+            if fact is None or fact not in wanted:
+                ok = False
+                break
+        if ok and rule:
+            return True
+    return False
+
+
+def _round_robin(reps: Sequence[Rep]) -> Rep | None:
+    """The rep furthest behind its share: weights hold over time, ties by email."""
+    if not reps:
+        return None
+    return min(reps, key=lambda rep: ((rep.assigned + 1) / rep.weight, rep.email))
+
+
+def choose_owner(
+    session: Session,
+    *,
+    lead: Lead,
+    fallback: str,
+    exclude: frozenset[str] = frozenset(),
+    use_account_owner: bool = True,
+) -> tuple[str, str]:
+    """(owner, how): account owner, territory, round robin or the fallback queue."""
+    account = session.get(Account, lead.account_id) if lead.account_id else None
+    if use_account_owner and account is not None and account.owner and account.owner not in exclude:
+        return account.owner, "account owner"
+    reps = [
+        rep
+        for rep in session.scalars(select(Rep).where(Rep.available.is_(True)))
+        if rep.email not in exclude
+    ]
+    facts = _facts(lead, account)
+    territory = [rep for rep in reps if _in_territory(rep, facts)]
+    chosen = _round_robin(territory)
+    how = "territory"
+    if chosen is None:
+        chosen, how = _round_robin(reps), "round robin"
+    if chosen is None:
+        return fallback, "fallback queue"
+    chosen.assigned += 1
+    return chosen.email, how
