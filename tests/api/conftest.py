@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -39,6 +40,10 @@ mql:
 """
 
 
+#: The running applications by base URL (tests reach the service state through it).
+APPS: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class Service:
     url: str
@@ -68,6 +73,9 @@ def service(db: Database, database_url: str) -> Iterator[Service]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
-    yield Service(url=f"http://127.0.0.1:{port}", keys=keys, database=db)
+    url = f"http://127.0.0.1:{port}"
+    APPS[url] = app
+    yield Service(url=url, keys=keys, database=db)
+    APPS.pop(url, None)
     server.should_exit = True
     thread.join(timeout=10)

@@ -37,21 +37,23 @@ def _ingested(result: IngestResult) -> dict[str, Any]:
     }
 
 
-@router.post("/events", summary="Record one event and qualify its lead")
-def post_event(event: EventCreate, request: Request, caller: IngestKey) -> dict[str, Any]:
+def _ingest(request: Request, events: list[EventCreate]) -> dict[str, Any]:
     service = state(request)
     now = utcnow()
     with transaction(request) as db:
-        result = ingest_events(db, events=[event], model=service.model, now=now)
+        result = ingest_events(db, events=events, model=service.model, now=now)
         service.handoff(db, [q.change for q in result.qualified if q.change is not None], now)
         return _ingested(result)
 
 
+@router.post("/events", summary="Record one event and qualify its lead")
+def post_event(event: EventCreate, request: Request, caller: IngestKey) -> dict[str, Any]:
+    return _ingest(request, [event])
+
+
 @router.post("/events/batch", summary="Record up to 1,000 events, all or nothing")
 def post_events(batch: EventBatch, request: Request, caller: IngestKey) -> dict[str, Any]:
-    service = state(request)
-    with transaction(request) as db:
-        return _ingested(ingest_events(db, events=batch.events, model=service.model, now=utcnow()))
+    return _ingest(request, batch.events)
 
 
 def _segment(request: Request, messages: list[dict[str, Any]]) -> SegmentResult:

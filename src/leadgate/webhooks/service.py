@@ -119,6 +119,7 @@ def enqueue(
         created_at=now,
     )
     session.add(message)
+    session.flush()  # the deliveries reference it
     for sub in wanted:
         session.add(
             Delivery(
