@@ -1,0 +1,5 @@
+"""python -m leadgate.cli"""
+
+from leadgate.cli import main
+
+main()
