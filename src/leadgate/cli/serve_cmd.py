@@ -16,6 +16,9 @@ def serve(
     model_file: Path | None = typer.Option(
         None, "--model", help="Scoring model YAML (default: the configured or shipped model)."
     ),
+    playbooks_file: Path | None = typer.Option(
+        None, "--playbooks", help="Handoff playbooks YAML (default: the shipped playbooks)."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
@@ -23,16 +26,20 @@ def serve(
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the Segment-compatible /v1 API."""
     import uvicorn
 
+    from leadgate.actions.playbooks import default_playbooks, load_playbooks_file
     from leadgate.api import create_app
     from leadgate.db.engine import open_database
 
     with guard(False):
         settings = Settings()
         model = resolve_model(model_file, settings)
+        playbooks = (
+            default_playbooks() if playbooks_file is None else load_playbooks_file(playbooks_file)
+        )
         database = open_database(settings=settings)
-    app = create_app(settings=settings, database=database, model=model)
+    app = create_app(settings=settings, database=database, model=model, playbooks=playbooks)
     console.print(
-        f"leadgate serving {model.label} on http://{host}:{port} "
+        f"leadgate serving {model.label} with playbooks {playbooks.name} on http://{host}:{port} "
         f"(API docs at http://{host}:{port}/docs); create keys with `leadgate keys create`"
     )
     try:
