@@ -21,6 +21,7 @@ from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.reports.charts import PNG_SIZE
 from leadgate.scoring import load_model_file
+from leadgate.tasks.models import Task
 
 DAY0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday, noon
 MODEL = {
@@ -339,6 +340,32 @@ class TestFunnel:
             assert image.format == "PNG"
             assert image.size == PNG_SIZE
         assert [row["stage"] for row in out["chart"]["funnel"]][:2] == ["lead", "mql"]
+
+    def test_sla_compliance_of_recorded_handoffs(
+        self, cli: CliRunner, history: dict[str, Path], db: Database
+    ) -> None:
+        """Two tasks met their SLA, one missed it, one is not yet due: 2 of 3 = 66.7 %."""
+        with db.session() as session:
+            for index, sla_met in enumerate([True, True, False, None]):
+                session.add(
+                    Task(
+                        id=f"t{index}",
+                        lead_id="l1",
+                        owner="eva@s.example",
+                        title="call",
+                        status="open" if sla_met is None else "done",
+                        created_at=at(3),
+                        due_at=at(3) + timedelta(hours=1),
+                        sla_seconds=3600,
+                        sla_met=sla_met,
+                        escalations=0,
+                    )
+                )
+        sla = _run(cli, "report", "funnel")["sla"]
+        assert (sla["handoffs"], sla["met"], sla["missed"], sla["not_yet_due"]) == (4, 2, 1, 1)
+        assert sla["rate"] == pytest.approx(2 / 3, abs=1e-4)
+        outside = _run(cli, "report", "funnel", "--from", "2026-04-01", "--to", "2026-04-30")
+        assert outside["sla"]["recorded"] is False
 
     def test_an_unknown_breakdown_is_refused(
         self, cli: CliRunner, history: dict[str, Path]

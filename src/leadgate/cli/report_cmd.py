@@ -96,7 +96,7 @@ def render_funnel(report: FunnelReport) -> None:
                 ],
             )
         console.print(groups)
-    console.print(f"[dim]SLA compliance: {data['sla']['note']}[/]")
+    console.print(f"SLA compliance: {data['sla']['note']}")
 
 
 @app.command("funnel")

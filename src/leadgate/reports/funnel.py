@@ -66,6 +66,7 @@ class FunnelReport:
     by: str | None
     overall: dict[str, Any]
     groups: list[dict[str, Any]] = field(default_factory=list)
+    sla: dict[str, Any] = field(default_factory=dict)
 
     @property
     def mql_to_sql(self) -> float | None:
@@ -89,9 +90,10 @@ class FunnelReport:
                 "typical": list(TYPICAL_MQL_TO_SQL),
                 "note": typical_note(rate),
             },
-            "sla": {
+            "sla": self.sla
+            or {
                 "recorded": False,
-                "note": "handoff SLAs are recorded once the real-time service creates tasks",
+                "note": "no handoff tasks in the period (the service records them: leadgate serve)",
             },
             "groups": self.groups,
         }
@@ -156,6 +158,8 @@ def funnel_report(
         )
         overall = _section(con, "TRUE", start, end)
         report = FunnelReport(start=start, end=end, by=by, overall=overall)
+        if history.tasks is not None and history.tasks.num_rows:
+            report.sla = _sla(con, history.tasks, start, end)
         if by == "cohort":
             months = con.execute(
                 f"SELECT DISTINCT strftime(a.at, '%Y-%m') FROM reached a "
@@ -177,6 +181,36 @@ def funnel_report(
     finally:
         con.close()
     return report
+
+
+def _sla(
+    con: duckdb.DuckDBPyConnection, tasks: Any, start: date | None, end: date | None
+) -> dict[str, Any]:
+    """Handoff SLA compliance: tasks created in the period, met, missed, still running."""
+    con.register("tasks_in", tasks)
+    met, missed, running = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE sla_met),
+               count(*) FILTER (WHERE NOT sla_met),
+               count(*) FILTER (WHERE sla_met IS NULL)
+        FROM tasks_in t WHERE {_period("t.created_at", start, end)}
+        """
+    ).fetchall()[0]
+    decided = int(met) + int(missed)
+    if decided + int(running) == 0:
+        return {}
+    rate = round(int(met) / decided, 4) if decided else None
+    return {
+        "recorded": True,
+        "handoffs": decided + int(running),
+        "met": int(met),
+        "missed": int(missed),
+        "not_yet_due": int(running),
+        "rate": rate,
+        "note": "no handoff has reached its due time yet"
+        if rate is None
+        else f"{rate:.1%} of handoffs were worked within their SLA ({met} of {decided})",
+    }
 
 
 def _entered(section: dict[str, Any], stage: str) -> int:

@@ -55,13 +55,25 @@ _CHANGE_TYPES: dict[str, pa.DataType] = {
 }
 
 
+_TASK_TYPES: dict[str, pa.DataType] = {
+    "lead_id": pa.string(),
+    "created_at": _TS,
+    "due_at": _TS,
+    "completed_at": _TS,
+    "status": pa.string(),
+    "sla_met": pa.bool_(),
+}
+
+
 @dataclass(frozen=True)
 class History:
     """``leads``: one row per lead with the breakdown fields and ``attributes`` (JSON
-    text); ``changes``: lead_id, from_stage, to_stage, at (UTC), in time order."""
+    text); ``changes``: lead_id, from_stage, to_stage, at (UTC), in time order;
+    ``tasks``: the handoff tasks with their SLA outcome (empty before the service ran)."""
 
     leads: pa.Table
     changes: pa.Table
+    tasks: pa.Table | None = None
 
 
 def attribute_text(documents: Iterable[str | None], key: str) -> pa.Array:
@@ -97,13 +109,17 @@ def read_history(url: str) -> History:
                 "SELECT lead_id, from_stage, to_stage, at FROM stage_changes ORDER BY at, id",
                 _CHANGE_TYPES,
             ),
+            "tasks": (
+                "SELECT lead_id, created_at, due_at, completed_at, status, sla_met FROM tasks",
+                _TASK_TYPES,
+            ),
         },
     )
     leads = tables["leads"]
     leads = leads.append_column(
         "landing_page", attribute_text(leads.column("attributes").to_pylist(), "landing_page")
     )
-    return History(leads=leads, changes=tables["changes"])
+    return History(leads=leads, changes=tables["changes"], tasks=tables["tasks"])
 
 
 def read_scores(url: str) -> dict[str, dict[str, float]]:
