@@ -57,7 +57,7 @@ class Service:
 
 @pytest.fixture
 def service(db: Database, database_url: str) -> Iterator[Service]:
-    settings = Settings(database_url=database_url, max_body_bytes=50_000)
+    settings = Settings(database_url=database_url, max_body_bytes=200_000)
     app = create_app(settings=settings, database=db, model=load_model(MODEL))
     keys = {}
     with db.session() as session:

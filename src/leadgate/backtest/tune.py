@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,8 @@ from leadgate.exceptions import LeadgateError
 from leadgate.scoring import load_model
 from leadgate.scoring.nodes import AllOf, Op, RuleGroup, ScoreTest, ScoringModel
 from leadgate.scoring.yamldoc import Located, load_yaml
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 __all__ = ["SweepPoint", "TuneResult", "sweep_thresholds", "threshold_test", "write_threshold"]
 
@@ -169,10 +171,7 @@ def sweep_thresholds(
                 f"WHERE {column} {symbol} ? GROUP BY lead_id",
                 [threshold],
             ).fetchall()
-            first = {
-                lead: datetime.fromtimestamp(us / 1_000_000, tz=period_end(period).tzinfo)
-                for lead, us in rows
-            }
+            first = {lead: _EPOCH + timedelta(microseconds=us) for lead, us in rows}
             score = score_mqls(f"{group} {symbol} {threshold:g}", first, outcomes, channels, period)
             points.append(SweepPoint(threshold=threshold, score=score))
     finally:

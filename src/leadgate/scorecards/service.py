@@ -8,7 +8,7 @@ caller's transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -157,6 +157,73 @@ def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
     return [event for event in events if event.ts > since]
 
 
+def _evaluate(
+    model: ScoringModel,
+    leads: Sequence[Lead],
+    accounts: Mapping[str, Account],
+    events: Mapping[str, list[EventRecord]],
+    predicted: Mapping[str, float],
+    as_of: datetime,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[Scorecard]:
+    """Scorecards of ``leads``: an account's leads together (roll-ups), others alone."""
+    by_account: dict[str | None, list[Lead]] = defaultdict(list)
+    for lead in leads:
+        by_account[lead.account_id].append(lead)
+    cards: list[Scorecard] = []
+    done = 0
+    for account_id, members in by_account.items():
+        account = accounts.get(account_id) if account_id is not None else None
+        record = account_record(account) if account is not None else None
+        members_of: list[Member] = [
+            (
+                lead_record(lead, predicted.get(lead.id)),
+                counted_events(lead, events.get(lead.id, [])),
+            )
+            for lead in members
+        ]
+        groups = [[member] for member in members_of] if account is None else [members_of]
+        for group in groups:
+            cards.extend(evaluate_account(model, record, group, as_of))
+        done += len(members)
+        if progress is not None:
+            progress(done, len(leads))
+    return cards
+
+
+def _promote(
+    session: Session,
+    leads: Sequence[Lead],
+    cards: Sequence[Scorecard],
+    as_of: datetime,
+    actor: str,
+) -> tuple[list[Qualified], int]:
+    """Move to ``mql`` the leads whose verdict holds and whose stage allows it; returns
+    the moves and how many were not moved because their stage began after ``as_of``
+    (history is never written before what is already recorded)."""
+    by_id = {lead.id: lead for lead in leads}
+    qualified: list[Qualified] = []
+    stale = 0
+    for card in cards:
+        lead = by_id[card.lead_id]
+        if not card.mql or Stage(lead.stage) not in AUTO_QUALIFY_FROM:
+            continue
+        if lead.stage_changed_at > as_of:
+            stale += 1
+            continue
+        from_stage = lead.stage
+        change = change_stage(
+            session,
+            lead=lead,
+            to=Stage.MQL,
+            actor=actor,
+            at=as_of,
+            reason=qualification_reason(card),
+        )
+        qualified.append(Qualified(lead.id, lead.email, from_stage, card, change))
+    return qualified, stale
+
+
 def score_all(
     session: Session,
     *,
@@ -179,60 +246,19 @@ def score_all(
     accounts = {account.id: account for account in session.scalars(select(Account))}
     events = load_event_records(session, until=as_of)
     predicted = predictions_by_lead(session)
-    by_account: dict[str | None, list[Lead]] = defaultdict(list)
-    for lead in leads:
-        by_account[lead.account_id].append(lead)
     run = ScoreRun(model=model.label, as_of=as_of)
     computed_at = utcnow()
-    cards: list[Scorecard] = []
-    done = 0
-    for account_id, members in by_account.items():
-        account = accounts.get(account_id) if account_id is not None else None
-        record = account_record(account) if account is not None else None
-        members_of: list[Member] = [
-            (
-                lead_record(lead, predicted.get(lead.id)),
-                counted_events(lead, events.get(lead.id, [])),
-            )
-            for lead in members
-        ]
-        # leads without an account are scored alone; an account's leads together (rollups)
-        groups = [[member] for member in members_of] if account is None else [members_of]
-        for group in groups:
-            cards.extend(evaluate_account(model, record, group, as_of))
-        done += len(members)
-        if progress is not None:
-            progress(done, len(leads))
+    cards = _evaluate(model, leads, accounts, events, predicted, as_of, progress)
     session.execute(delete(StoredScorecard))
     rows = [stored_scorecard(card, computed_at=computed_at) for card in cards]
     for start in range(0, len(rows), 2000):
         session.execute(insert(StoredScorecard), rows[start : start + 2000])
-    leads_by_id = {lead.id: lead for lead in leads}
     for card in cards:
         run.leads += 1
         if card.grade is not None:
             run.grades[card.grade] += 1
-        if not card.mql:
-            continue
-        run.mql_verdicts += 1
-        lead = leads_by_id[card.lead_id]
-        if Stage(lead.stage) not in AUTO_QUALIFY_FROM:
-            continue
-        if lead.stage_changed_at > as_of:
-            # history cannot be rewritten: a lead is not qualified as of a moment
-            # before it entered its current stage
-            run.not_moved_stale += 1
-        else:
-            from_stage = lead.stage
-            change_stage(
-                session,
-                lead=lead,
-                to=Stage.MQL,
-                actor=actor,
-                at=as_of,
-                reason=qualification_reason(card),
-            )
-            run.qualified.append(Qualified(lead.id, lead.email, from_stage, card))
+        run.mql_verdicts += card.mql
+    run.qualified, run.not_moved_stale = _promote(session, leads, cards, as_of, actor)
     return run
 
 
@@ -270,23 +296,7 @@ def evaluate_leads(
             select(Prediction.lead_id, Prediction.probability).where(Prediction.lead_id.in_(ids))
         )
     }
-    by_account: dict[str | None, list[Lead]] = defaultdict(list)
-    for lead in leads:
-        by_account[lead.account_id].append(lead)
-    cards: list[Scorecard] = []
-    for account_id, members in by_account.items():
-        account = accounts.get(account_id) if account_id is not None else None
-        record = account_record(account) if account is not None else None
-        members_of: list[Member] = [
-            (
-                lead_record(lead, predicted.get(lead.id)),
-                counted_events(lead, events.get(lead.id, [])),
-            )
-            for lead in members
-        ]
-        groups = [[member] for member in members_of] if account is None else [members_of]
-        for group in groups:
-            cards.extend(evaluate_account(model, record, group, as_of))
+    cards = _evaluate(model, leads, accounts, events, predicted, as_of)
     return leads, cards
 
 
@@ -315,24 +325,7 @@ def score_leads(
     session.execute(
         insert(StoredScorecard), [stored_scorecard(card, computed_at=computed_at) for card in cards]
     )
-    by_id = {lead.id: lead for lead in leads}
-    qualified: list[Qualified] = []
-    for card in cards:
-        lead = by_id[card.lead_id]
-        if not card.mql or Stage(lead.stage) not in AUTO_QUALIFY_FROM:
-            continue
-        if lead.stage_changed_at > as_of:
-            continue
-        from_stage = lead.stage
-        change = change_stage(
-            session,
-            lead=lead,
-            to=Stage.MQL,
-            actor=actor,
-            at=as_of,
-            reason=qualification_reason(card),
-        )
-        qualified.append(Qualified(lead.id, lead.email, from_stage, card, change))
+    qualified, _ = _promote(session, leads, cards, as_of, actor)
     return cards, qualified
 
 
