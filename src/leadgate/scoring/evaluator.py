@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from leadgate.scoring.history import LeadHistory, age_days, window_start
 from leadgate.scoring.nodes import (
     AllOf,
     AnyOf,
@@ -42,6 +44,8 @@ __all__ = [
     "decay_factor",
     "evaluate",
     "evaluate_account",
+    "evaluate_histories",
+    "event_matches",
     "record_matches",
     "test_predicate",
 ]
@@ -78,8 +82,17 @@ def evaluate_account(
     as_of: datetime,
 ) -> list[Scorecard]:
     """Score every lead of one account together (rollups need all of them)."""
+    histories = [LeadHistory(model, lead, account, events) for lead, events in members]
+    return evaluate_histories(model, histories, as_of)
+
+
+def evaluate_histories(
+    model: ScoringModel, histories: Sequence[LeadHistory], as_of: datetime
+) -> list[Scorecard]:
+    """Score leads from their indexed histories (one account's leads together, for
+    rollups). Events after ``as_of`` are ignored, as everywhere."""
     _require_aware(as_of)
-    partials = [_Partial.build(model, lead, account, events, as_of) for lead, events in members]
+    partials = [_Partial.build(model, history, as_of) for history in histories]
     rollups: dict[str, float] = {}
     for group in model.rollup_groups:
         values = [partial.scores[group.source] for partial in partials]
@@ -111,37 +124,26 @@ def _clamp(value: float, low: float | None, high: float | None) -> float:
 class _Partial:
     """Rule-group scores of one lead before rollups, grades and the MQL verdict."""
 
-    __slots__ = ("account", "as_of", "events", "lead", "outcomes", "scores", "uncapped")
+    __slots__ = ("account", "as_of", "history", "lead", "outcomes", "scores", "uncapped")
 
     def __init__(
         self,
         lead: LeadRecord,
         account: AccountRecord | None,
-        events: list[EventRecord],
+        history: LeadHistory | None,
         as_of: datetime,
     ) -> None:
         self.lead = lead
         self.account = account
-        self.events = events
+        self.history = history
         self.as_of = as_of
         self.scores: dict[str, float] = {}
         self.uncapped: dict[str, float] = {}
         self.outcomes: list[RuleOutcome] = []
 
     @classmethod
-    def build(
-        cls,
-        model: ScoringModel,
-        lead: LeadRecord,
-        account: AccountRecord | None,
-        events: Sequence[EventRecord],
-        as_of: datetime,
-    ) -> _Partial:
-        past = sorted(
-            (event for event in events if event.ts <= as_of),
-            key=lambda event: (event.ts, event.id),
-        )
-        partial = cls(lead, account, past, as_of)
+    def build(cls, model: ScoringModel, history: LeadHistory, as_of: datetime) -> _Partial:
+        partial = cls(history.lead, history.account, history, as_of)
         for group in model.rule_groups:
             partial._score_group(group)
         return partial
@@ -172,29 +174,30 @@ class _Partial:
         )
 
     def _event_rule(self, rule: EventRule) -> RuleOutcome:
-        matching: list[tuple[EventRecord, float]] = []
-        for event in self.events:
-            if event.type not in rule.event_types:
-                continue
-            age = _age_days(self.as_of, event.ts)
-            if rule.within_days is not None and age > rule.within_days:
-                continue
-            if rule.where is not None and not _holds(rule.where, self, event):
-                continue
-            matching.append((event, age))
-        counted = matching[::-1]
+        """The rule's matching events up to ``as_of`` within its window; the ``max_count``
+        most recent count, each decayed by its age."""
+        assert self.history is not None
+        matches = self.history.rule(rule)
+        end = matches.until(self.as_of)
+        start = 0
+        if rule.within_days is not None:
+            start = window_start(matches.ts, end, self.as_of, rule.within_days)
+        take = end - start
         if rule.max_count is not None:
-            counted = counted[: rule.max_count]
-        shares = tuple(
-            EventContribution(
-                event_id=event.id,
-                type=event.type,
-                ts=event.ts,
-                age_days=age,
-                points=rule.points * decay_factor(age, rule.half_life_days),
+            take = min(take, rule.max_count)
+        shares = []
+        for index in range(end - 1, end - 1 - take, -1):
+            event = matches.events[index]
+            age = _age_days(self.as_of, event.ts)
+            shares.append(
+                EventContribution(
+                    event_id=event.id,
+                    type=event.type,
+                    ts=event.ts,
+                    age_days=age,
+                    points=rule.points * decay_factor(age, rule.half_life_days),
+                )
             )
-            for event, age in counted
-        )
         return RuleOutcome(
             rule_id=rule.id,
             group=rule.group,
@@ -202,8 +205,8 @@ class _Partial:
             points=rule.points,
             contribution=math.fsum(share.points for share in shares),
             matched=bool(shares),
-            matched_count=len(matching),
-            events=shares,
+            matched_count=end - start,
+            events=tuple(shares),
             description=rule.description,
         )
 
@@ -242,11 +245,17 @@ def record_matches(
 ) -> bool:
     """Whether a condition on the lead's and account's attributes holds (the meaning of
     an attribute rule's ``when``; playbooks use it to choose whom an action applies to)."""
-    return _holds(cond, _Partial(lead, account, [], as_of), None)
+    return _holds(cond, _Partial(lead, account, None, as_of), None)
 
 
-def _age_days(as_of: datetime, ts: datetime) -> float:
-    return (as_of - ts).total_seconds() / _SECONDS_PER_DAY
+def event_matches(where: Condition | None, history: LeadHistory, event: EventRecord) -> bool:
+    """Whether an event passes a rule's ``where`` (which may also test lead and account)."""
+    if where is None:
+        return True
+    return _holds(where, _Partial(history.lead, history.account, None, event.ts), event)
+
+
+_age_days = age_days
 
 
 class _MqlContext:
@@ -322,26 +331,22 @@ def _holds(
 
 
 def _count_occurrences(cond: EventOccurred, partial: _Partial) -> tuple[int, float | None]:
-    count = 0
-    latest: float | None = None
-    start = None
+    """Matching events up to ``as_of``, within the window and after the first ``after``
+    event (exclusive); with the age of the newest."""
+    assert partial.history is not None
+    matches = partial.history.test(cond)
+    end = matches.until(partial.as_of)
+    start = 0
     if cond.after:
-        start = next((event.ts for event in partial.events if event.type in cond.after), None)
-        if start is None:
+        first = partial.history.first_after(cond)
+        if first is None or first > partial.as_of:
             return 0, None
-    for event in partial.events:
-        if event.type not in cond.types:
-            continue
-        if start is not None and event.ts <= start:
-            continue
-        age = _age_days(partial.as_of, event.ts)
-        if cond.within_days is not None and age > cond.within_days:
-            continue
-        if cond.where is not None and not _holds(cond.where, partial, event):
-            continue
-        count += 1
-        latest = age if latest is None else min(latest, age)
-    return count, latest
+        start = bisect_right(matches.ts, first, 0, end)
+    if cond.within_days is not None:
+        start = max(start, window_start(matches.ts, end, partial.as_of, cond.within_days))
+    if end <= start:
+        return 0, None
+    return end - start, _age_days(partial.as_of, matches.ts[end - 1])
 
 
 def _field_value(ref: FieldRef, partial: _Partial, event: EventRecord | None) -> Any:
