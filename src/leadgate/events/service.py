@@ -18,7 +18,7 @@ from leadgate.exceptions import NotFoundError
 from leadgate.leads.service import find_lead
 from leadgate.scoring.records import EventRecord
 
-__all__ = ["EventRow", "insert_event_rows", "load_event_records", "record_event"]
+__all__ = ["EventRow", "insert_event_rows", "load_event_records", "record_event", "sqlite_time"]
 
 #: ``(event_id, lead_id, type, occurred_at, channel, campaign, properties)``
 EventRow = tuple[str, str, str, datetime, str | None, str | None, dict[str, Any]]
@@ -31,7 +31,7 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-def _sqlite_time(value: datetime) -> str:
+def sqlite_time(value: datetime) -> str:
     """The text form SQLAlchemy's SQLite DateTime stores (4-digit year, microseconds).
 
     ``strftime("%Y")`` would write year 999 as ``999``, which does not read back.
@@ -88,8 +88,8 @@ def insert_event_rows(session: Session, *, rows: Sequence[EventRow], received_at
     connection = session.connection()
     dialect = connection.dialect.name
     if dialect == "sqlite":
-        received = _sqlite_time(received_at)
-        time_text, json_text = _sqlite_time, _json_text
+        received = sqlite_time(received_at)
+        time_text, json_text = sqlite_time, _json_text
         params = [
             (row[0], row[1], row[2], time_text(row[3]), row[4], row[5], json_text(row[6]), received)
             for row in rows

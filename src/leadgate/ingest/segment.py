@@ -31,6 +31,7 @@ from leadgate.accounts.service import upsert_account
 from leadgate.common.text import parse_timestamp
 from leadgate.events.schemas import EventCreate, check_event_type
 from leadgate.exceptions import LeadgateError, NotFoundError
+from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.service import IngestResult, ingest_events
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import find_lead, upsert_lead
@@ -228,6 +229,7 @@ def apply_segment(
     model: ScoringModel,
     names: Mapping[str, str],
     now: datetime,
+    live: LiveLeads | None = None,
 ) -> SegmentResult:
     """Apply messages in order; each one is all or nothing, a bad one is reported, not stored."""
     result = SegmentResult()
@@ -259,7 +261,9 @@ def apply_segment(
         except (LeadgateError, ValueError) as exc:
             result.rejected.append({"index": index, "error": str(exc)})
     if events:
-        result.ingest = ingest_events(session, events=events, model=model, now=now, actor=None)
+        result.ingest = ingest_events(
+            session, events=events, model=model, now=now, actor=None, live=live
+        )
     leftover = touched - set(result.ingest.leads)
     if leftover:
         _, qualified = score_leads(session, lead_ids=sorted(leftover), model=model, as_of=now)

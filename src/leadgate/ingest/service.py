@@ -9,7 +9,7 @@ already reflects the new stage.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,17 +17,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadgate.common.ids import utcnow
 from leadgate.events.models import Event
 from leadgate.events.schemas import EventCreate
 from leadgate.events.service import EventRow, insert_event_rows
 from leadgate.exceptions import NotFoundError
+from leadgate.ingest.live import LiveLead, LiveLeads
 from leadgate.leads.models import Lead
-from leadgate.leads.service import find_lead
-from leadgate.scorecards.service import Qualified, score_leads
+from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.scorecards.service import Qualified, promote, upsert_scorecards
+from leadgate.scoring.evaluator import evaluate_histories
 from leadgate.scoring.nodes import ScoringModel
+from leadgate.scoring.records import EventRecord
 from leadgate.scoring.scorecard import Scorecard
 
-__all__ = ["IngestResult", "LeadState", "ingest_events"]
+__all__ = ["IngestResult", "LeadState", "ingest_events", "ingest_requests"]
 
 
 @dataclass(frozen=True)
@@ -60,23 +64,6 @@ class IngestResult:
     qualified: list[Qualified] = field(default_factory=list)
 
 
-def resolve_leads(session: Session, events: Sequence[EventCreate]) -> list[Lead]:
-    """The lead of each event; an unknown one is a NotFoundError naming its index."""
-    found: dict[str, Lead] = {}
-    leads = []
-    for index, event in enumerate(events):
-        ref = event.lead_id or event.email or ""
-        lead = found.get(ref)
-        if lead is None:
-            lead = find_lead(session, ref=ref)
-            if lead is None:
-                where = f"events[{index}]" if len(events) > 1 else "event"
-                raise NotFoundError(f"{where}: unknown lead {ref!r}; create it first")
-            found[ref] = lead
-        leads.append(lead)
-    return leads
-
-
 def ingest_events(
     session: Session,
     *,
@@ -84,56 +71,180 @@ def ingest_events(
     model: ScoringModel,
     now: datetime,
     actor: str | None = None,
+    live: LiveLeads | None = None,
 ) -> IngestResult:
-    """Store ``events`` and qualify their leads as of ``now``, all or nothing."""
-    leads = resolve_leads(session, events)
-    rows: list[EventRow] = []
-    ids: list[str] = []
-    seen: set[str] = set()
-    for event, lead in zip(events, leads, strict=True):
-        event_id = event.resolved_event_id()
-        ids.append(event_id)
-        if event_id in seen:
+    """Store ``events`` and qualify their leads as of ``now``, all or nothing.
+
+    ``live`` keeps leads between calls (the service passes its own); without it
+    the leads are loaded for this call only. An unknown lead raises
+    NotFoundError before anything is written.
+    """
+    outcome = ingest_requests(
+        session, requests=[events], model=model, now=now, actor=actor, live=live
+    )[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def ingest_requests(
+    session: Session,
+    *,
+    requests: Sequence[Sequence[EventCreate]],
+    model: ScoringModel,
+    now: datetime,
+    actor: str | None = None,
+    live: LiveLeads | None = None,
+    on_qualified: Callable[[Sequence[Qualified]], None] | None = None,
+) -> list[IngestResult | NotFoundError]:
+    """Apply several requests in one transaction, as if one after the other.
+
+    This is the group commit of the service: one lookup of every lead of every
+    request, one check for already-stored event ids, one insert, one scorecard
+    write, one commit (the caller's). Each request still gets its own result: a
+    request naming an unknown lead gets its NotFoundError and writes nothing,
+    and each request's lead states are those right after its own events.
+    ``on_qualified`` runs after each request's promotions (the handoff).
+    """
+    live = live or LiveLeads(model, capacity=max(1, sum(len(r) for r in requests)))
+    actor = actor or f"system:{model.label}"
+    refs = {_ref(event) for events in requests for event in events}
+    leads = live.resolve(session, refs)
+    outcomes: list[IngestResult | NotFoundError] = []
+    accepted: list[list[tuple[str, LiveLead, EventCreate]]] = []
+    for events in requests:
+        missing = next(
+            ((index, _ref(e)) for index, e in enumerate(events) if _ref(e) not in leads), None
+        )
+        if missing is not None:
+            index, ref = missing
+            where = f"events[{index}]" if len(events) > 1 else "event"
+            outcomes.append(NotFoundError(f"{where}: unknown lead {ref!r}; create it first"))
+            accepted.append([])
             continue
-        seen.add(event_id)
-        rows.append(
-            (
-                event_id,
-                lead.id,
-                event.type,
-                event.occurred_at,
-                event.channel,
-                event.campaign,
-                event.properties,
+        outcomes.append(IngestResult())
+        accepted.append([(e.resolved_event_id(), leads[_ref(e)], e) for e in events])
+    ids = [event_id for items in accepted for event_id, _, _ in items]
+    already = _stored_ids(session, ids)
+    rows: list[EventRow] = []
+    fresh: set[str] = set()
+    for items in accepted:
+        for event_id, lead, event in items:
+            if event_id in already or event_id in fresh:
+                continue
+            fresh.add(event_id)
+            rows.append(
+                (
+                    event_id,
+                    lead.id,
+                    event.type,
+                    event.occurred_at,
+                    event.channel,
+                    event.campaign,
+                    event.properties,
+                )
             )
-        )
-    result = IngestResult()
-    before = _stored_ids(session, [row[0] for row in rows])
     insert_event_rows(session, rows=rows, received_at=now)
-    touched: dict[str, Lead] = {}
-    for event_id, lead in zip(ids, leads, strict=True):
-        if event_id in before:
-            result.duplicates.append(event_id)
-        else:
-            result.stored.append(event_id)
-            touched[lead.id] = lead
-    if touched:
-        cards, result.qualified = score_leads(
-            session, lead_ids=list(touched), model=model, as_of=now, actor=actor
-        )
-        result.leads = {
-            card.lead_id: _state(touched.get(card.lead_id), card)
-            for card in cards
+    cards: dict[str, Scorecard] = {}
+    everyone = list({lead.id: lead for lead in leads.values()}.values())
+    for outcome, items in zip(outcomes, accepted, strict=True):
+        if isinstance(outcome, NotFoundError):
+            continue
+        touched: dict[str, LiveLead] = {}
+        for event_id, lead, event in items:
+            if event_id in fresh:
+                fresh.discard(event_id)
+                outcome.stored.append(event_id)
+                lead.stored_events += 1
+                if _counts(lead, event):
+                    lead.history.add([_record(event_id, event)])
+                touched[lead.id] = lead
+            else:
+                outcome.duplicates.append(event_id)
+        scored = _score(model, touched.values(), everyone, now)
+        cards.update((card.lead_id, card) for card in scored)
+        outcome.qualified = _promote_live(session, live, everyone, scored, now, actor)
+        states = {lead.id: lead for lead in everyone}
+        outcome.leads = {
+            card.lead_id: LeadState(
+                lead_id=card.lead_id,
+                stage=states[card.lead_id].stage,
+                scores=card.scores,
+                grade=card.grade,
+                mql=card.mql,
+            )
+            for card in scored
             if card.lead_id in touched
         }
-    return result
+        if outcome.qualified and on_qualified is not None:
+            on_qualified(outcome.qualified)
+    upsert_scorecards(session, cards=list(cards.values()), computed_at=utcnow())
+    return outcomes
 
 
-def _state(lead: Lead | None, card: Scorecard) -> LeadState:
-    assert lead is not None
-    return LeadState(
-        lead_id=lead.id, stage=lead.stage, scores=card.scores, grade=card.grade, mql=card.mql
+def _ref(event: EventCreate) -> str:
+    return (event.lead_id or event.email or "").strip()
+
+
+def _record(event_id: str, event: EventCreate) -> EventRecord:
+    return EventRecord(
+        id=event_id,
+        type=event.type,
+        ts=event.occurred_at,
+        properties=event.properties,
+        channel=event.channel,
+        campaign=event.campaign,
     )
+
+
+def _counts(lead: LiveLead, event: EventCreate) -> bool:
+    """Whether the event counts for the lead's score (see ``counted_events``)."""
+    return lead.stage != Stage.NURTURE.value or event.occurred_at > lead.stage_changed_at
+
+
+def _score(
+    model: ScoringModel,
+    touched: Iterable[LiveLead],
+    everyone: Sequence[LiveLead],
+    as_of: datetime,
+) -> list[Scorecard]:
+    """Scorecards of the touched leads (with their account mates, for roll-ups)."""
+    cards: list[Scorecard] = []
+    done: set[str] = set()
+    for lead in touched:
+        if lead.id in done:
+            continue
+        group = [lead]
+        if model.rollup_groups and lead.account_id is not None:
+            group = [other for other in everyone if other.account_id == lead.account_id]
+        done.update(member.id for member in group)
+        cards.extend(evaluate_histories(model, [member.history for member in group], as_of))
+    return cards
+
+
+def _promote_live(
+    session: Session,
+    live: LiveLeads,
+    everyone: Sequence[LiveLead],
+    cards: Sequence[Scorecard],
+    as_of: datetime,
+    actor: str,
+) -> list[Qualified]:
+    """Promote through the one MQL rule (:func:`promote`); only leads whose verdict
+    holds in a stage that allows it are read through the ORM."""
+    by_id = {lead.id: lead for lead in everyone}
+    candidates = [
+        card for card in cards if card.mql and Stage(by_id[card.lead_id].stage) in AUTO_QUALIFY_FROM
+    ]
+    if not candidates:
+        return []
+    stored = [session.get(Lead, card.lead_id) for card in candidates]
+    qualified, _ = promote(
+        session, [lead for lead in stored if lead is not None], candidates, as_of, actor
+    )
+    for item in qualified:
+        live.moved(by_id[item.lead_id], stage=Stage.MQL, at=as_of)
+    return qualified
 
 
 def _stored_ids(session: Session, event_ids: Sequence[str]) -> set[str]:

@@ -7,6 +7,7 @@ caller's transaction.
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.common.ids import utcnow
-from leadgate.events.service import load_event_records
+from leadgate.events.service import load_event_records, sqlite_time
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
@@ -36,12 +37,14 @@ __all__ = [
     "evaluate_leads",
     "lead_record",
     "predictions_by_lead",
+    "promote",
     "qualification_reason",
     "score_all",
     "score_leads",
     "scorecards_for",
     "stage_counts",
     "stored_scorecard",
+    "upsert_scorecards",
 ]
 
 
@@ -191,7 +194,7 @@ def _evaluate(
     return cards
 
 
-def _promote(
+def promote(
     session: Session,
     leads: Sequence[Lead],
     cards: Sequence[Scorecard],
@@ -258,7 +261,7 @@ def score_all(
         if card.grade is not None:
             run.grades[card.grade] += 1
         run.mql_verdicts += card.mql
-    run.qualified, run.not_moved_stale = _promote(session, leads, cards, as_of, actor)
+    run.qualified, run.not_moved_stale = promote(session, leads, cards, as_of, actor)
     return run
 
 
@@ -319,14 +322,71 @@ def score_leads(
     leads, cards = evaluate_leads(session, lead_ids=lead_ids, model=model, as_of=as_of)
     if not cards:
         return [], []
-    ids = [lead.id for lead in leads]
     computed_at = utcnow()
-    session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id.in_(ids)))
-    session.execute(
-        insert(StoredScorecard), [stored_scorecard(card, computed_at=computed_at) for card in cards]
-    )
-    qualified, _ = _promote(session, leads, cards, as_of, actor)
+    upsert_scorecards(session, cards=cards, computed_at=computed_at)
+    qualified, _ = promote(session, leads, cards, as_of, actor)
     return cards, qualified
+
+
+_UPSERT = (
+    "INSERT INTO scorecards (lead_id, model_name, model_version, as_of, scores, grade, mql, "
+    "breakdown, computed_at) VALUES ({values}) ON CONFLICT (lead_id) DO UPDATE SET "
+    "model_name = excluded.model_name, model_version = excluded.model_version, "
+    "as_of = excluded.as_of, scores = excluded.scores, grade = excluded.grade, "
+    "mql = excluded.mql, breakdown = excluded.breakdown, computed_at = excluded.computed_at"
+)
+_SQLITE_UPSERT = _UPSERT.format(values=", ".join(["?"] * 9))
+_POSTGRESQL_UPSERT = _UPSERT.format(values="%s, %s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s")
+
+
+def upsert_scorecards(
+    session: Session, *, cards: Sequence[Scorecard], computed_at: datetime
+) -> None:
+    """Replace the stored scorecards of these leads (one statement for all of them).
+
+    Values are encoded as the ORM columns store them (UTC text on SQLite,
+    timestamptz and JSONB on PostgreSQL), as the bulk event insert does.
+    """
+    if not cards:
+        return
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "sqlite":
+        when = sqlite_time(computed_at)
+        rows: list[tuple[object, ...]] = [
+            (
+                card.lead_id,
+                card.model_name,
+                card.model_version,
+                sqlite_time(card.as_of),
+                json.dumps(card.scores),
+                card.grade,
+                card.mql,
+                json.dumps(card.to_dict()),
+                when,
+            )
+            for card in cards
+        ]
+        connection.exec_driver_sql(_SQLITE_UPSERT, rows)
+        return
+    if dialect == "postgresql":
+        rows = [
+            (
+                card.lead_id,
+                card.model_name,
+                card.model_version,
+                card.as_of,
+                json.dumps(card.scores),
+                card.grade,
+                card.mql,
+                json.dumps(card.to_dict()),
+                computed_at,
+            )
+            for card in cards
+        ]
+        connection.exec_driver_sql(_POSTGRESQL_UPSERT, rows)
+        return
+    raise NotImplementedError(f"no scorecard upsert for {dialect}")
 
 
 def stage_counts(session: Session) -> dict[str, int]:

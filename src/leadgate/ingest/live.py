@@ -1,0 +1,227 @@
+"""Leads kept in memory between requests, with their indexed histories.
+
+Scoring a lead on every event would otherwise mean re-reading its whole history
+from the database. Instead the service keeps each active lead's
+:class:`~leadgate.scoring.history.LeadHistory` and adds the new events to it.
+
+The memory is never trusted blindly: every use first reads the lead's
+*fingerprint* in the request's transaction (one query for all the leads of a
+group of requests): its ``updated_at``, stage, stage start, account and the
+account's ``updated_at``, its prediction, and how many events it has stored. A
+lead changed by anything else (the REST API, a CLI import in another process,
+a prediction run, a merge) no longer matches and is reloaded from the database,
+so what is scored is always what is stored.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.models import Account
+from leadgate.events.models import Event
+from leadgate.events.service import load_event_records
+from leadgate.leads.models import Lead
+from leadgate.leads.service import find_lead
+from leadgate.lifecycle import Stage
+from leadgate.predictive.models import Prediction
+from leadgate.scorecards.service import account_record, counted_events, lead_record
+from leadgate.scoring.history import LeadHistory
+from leadgate.scoring.nodes import ScoringModel
+
+__all__ = ["LiveLead", "LiveLeads"]
+
+Fingerprint = tuple[Any, ...]
+
+
+@dataclass
+class LiveLead:
+    """A lead as the request path needs it: identity, stage, and its indexed history."""
+
+    id: str
+    email: str
+    stage: str
+    stage_changed_at: datetime
+    account_id: str | None
+    history: LeadHistory
+    #: what the database said when this was loaded (None: reload on next use)
+    fingerprint: Fingerprint | None
+    #: events stored for the lead (counted into the fingerprint check)
+    stored_events: int
+
+
+class LiveLeads:
+    """The in-memory leads of one service for one model, at most ``capacity`` of them
+    (the least recently used are dropped first)."""
+
+    def __init__(self, model: ScoringModel, capacity: int = 100_000) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.model = model
+        self.capacity = capacity
+        self._leads: OrderedDict[str, LiveLead] = OrderedDict()
+        self.loads = 0
+
+    def __len__(self) -> int:
+        return len(self._leads)
+
+    def clear(self) -> None:
+        """Forget everything (after a rolled-back transaction, whose changes were applied
+        to the memory already)."""
+        self._leads.clear()
+
+    def resolve(self, session: Session, refs: Iterable[str]) -> dict[str, LiveLead]:
+        """The lead of each reference (id, email in any case, or a merged lead's alias)
+        that exists, checked against the database; with roll-up groups, the leads of
+        the same accounts are returned too (under their ids)."""
+        wanted = {ref.strip() for ref in refs if ref and ref.strip()}
+        rows = self._fingerprints(session, ids=wanted, emails={ref.lower() for ref in wanted})
+        by_id = {row[0]: row for row in rows}
+        by_email = {row[1]: row[0] for row in rows}
+        found: dict[str, str] = {}
+        for ref in wanted:
+            lead_id = ref if ref in by_id else by_email.get(ref.lower())
+            if lead_id is None:
+                merged = find_lead(session, ref=ref)
+                if merged is None:
+                    continue
+                lead_id = merged.id
+                if lead_id not in by_id:
+                    for row in self._fingerprints(session, ids={lead_id}, emails=set()):
+                        by_id[row[0]] = row
+            found[ref] = lead_id
+        if self.model.rollup_groups:
+            accounts = {by_id[lead_id][5] for lead_id in found.values()} - {None}
+            if accounts:
+                for row in self._fingerprints(session, ids=set(), emails=set(), accounts=accounts):
+                    by_id.setdefault(row[0], row)
+        live = self._refresh(session, by_id)
+        resolved = {ref: live[lead_id] for ref, lead_id in found.items()}
+        for lead_id, lead in live.items():
+            resolved.setdefault(lead_id, lead)
+        return resolved
+
+    def mates(self, lead: LiveLead, within: Iterable[LiveLead]) -> list[LiveLead]:
+        """``lead`` and, with roll-up groups, the leads of its account among ``within``."""
+        if not self.model.rollup_groups or lead.account_id is None:
+            return [lead]
+        return [other for other in within if other.account_id == lead.account_id]
+
+    def _fingerprints(
+        self,
+        session: Session,
+        *,
+        ids: set[str],
+        emails: set[str],
+        accounts: set[str] | None = None,
+    ) -> Sequence[Any]:
+        stored = (
+            select(func.count()).select_from(Event).where(Event.lead_id == Lead.id)
+        ).scalar_subquery()
+        query = (
+            select(
+                Lead.id,
+                Lead.email_key,
+                Lead.updated_at,
+                Lead.stage,
+                Lead.stage_changed_at,
+                Lead.account_id,
+                Account.updated_at,
+                Prediction.probability,
+                Prediction.computed_at,
+                stored,
+            )
+            .outerjoin(Account, Account.id == Lead.account_id)
+            .outerjoin(Prediction, Prediction.lead_id == Lead.id)
+        )
+        tests = []
+        if ids:
+            tests.append(Lead.id.in_(sorted(ids)))
+        if emails:
+            tests.append(Lead.email_key.in_(sorted(emails)))
+        if accounts:
+            tests.append(Lead.account_id.in_(sorted(accounts)))
+        if not tests:
+            return []
+        return session.execute(query.where(or_(*tests))).all()
+
+    def _refresh(self, session: Session, rows: dict[str, Any]) -> dict[str, LiveLead]:
+        live: dict[str, LiveLead] = {}
+        stale: dict[str, Fingerprint] = {}
+        for lead_id, row in rows.items():
+            fingerprint = tuple(row[2:9])
+            known = self._leads.get(lead_id)
+            if (
+                known is not None
+                and known.fingerprint == fingerprint
+                and known.stored_events == row[9]
+            ):
+                self._leads.move_to_end(lead_id)
+                live[lead_id] = known
+            else:
+                stale[lead_id] = fingerprint
+        if stale:
+            for lead in self._load(session, stale):
+                live[lead.id] = lead
+                self._leads[lead.id] = lead
+                self._leads.move_to_end(lead.id)
+            while len(self._leads) > self.capacity:
+                self._leads.popitem(last=False)
+        return live
+
+    def _load(self, session: Session, stale: dict[str, Fingerprint]) -> list[LiveLead]:
+        ids = sorted(stale)
+        self.loads += len(ids)
+        leads = session.scalars(select(Lead).where(Lead.id.in_(ids))).all()
+        account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
+        accounts = {
+            account.id: account
+            for account in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+        }
+        predicted: dict[str, float] = {
+            row.lead_id: row.probability
+            for row in session.execute(
+                select(Prediction.lead_id, Prediction.probability).where(
+                    Prediction.lead_id.in_(ids)
+                )
+            )
+        }
+        events = load_event_records(session, lead_ids=ids)
+        loaded = []
+        for lead in leads:
+            account = accounts.get(lead.account_id) if lead.account_id is not None else None
+            stored = events.get(lead.id, [])
+            history = LeadHistory(
+                self.model,
+                lead_record(lead, predicted.get(lead.id)),
+                account_record(account) if account is not None else None,
+                counted_events(lead, stored),
+            )
+            loaded.append(
+                LiveLead(
+                    id=lead.id,
+                    email=lead.email,
+                    stage=lead.stage,
+                    stage_changed_at=lead.stage_changed_at,
+                    account_id=lead.account_id,
+                    history=history,
+                    fingerprint=stale[lead.id],
+                    stored_events=len(stored),
+                )
+            )
+        return loaded
+
+    def moved(self, lead: LiveLead, *, stage: Stage, at: datetime) -> None:
+        """Record a stage change made through the ORM: later requests of the same
+        transaction see it, the next transaction reloads the lead."""
+        lead.stage = stage.value
+        lead.stage_changed_at = at
+        lead.fingerprint = None
+        if stage is Stage.NURTURE:
+            self._leads.pop(lead.id, None)
