@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     fallback_owner: str = Field(
         default="queue:unassigned", description="Owner when no rep is available (a queue)."
     )
+    live_leads: int = Field(
+        default=100_000,
+        ge=1,
+        description="Leads serve keeps in memory with their indexed history (LRU).",
+    )
     scheduler_interval_seconds: float = Field(
         default=300, gt=0, description="How often serve re-checks time-dependent work."
     )

@@ -8,8 +8,9 @@ unknown key is 401, a key outside the endpoint's scope 403.
 from __future__ import annotations
 
 import base64
+import hashlib
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,11 +18,14 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from leadgate.actions.playbooks import Playbooks
 from leadgate.actions.runner import handoff
 from leadgate.config import Settings
 from leadgate.db.engine import Database
+from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.writer import GroupWriter
 from leadgate.keys.service import Scope, allows, authenticate
 from leadgate.leads.models import StageChange
 from leadgate.scoring.nodes import ScoringModel
@@ -30,12 +34,59 @@ __all__ = [
     "AdminKey",
     "Caller",
     "IngestKey",
+    "KeyCache",
     "SalesKey",
     "ServiceState",
     "require",
     "state",
     "transaction",
 ]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The key behind a request: its id, name (the actor in history rows) and scope."""
+
+    key_id: str
+    name: str
+    scope: str
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.name}"
+
+
+class KeyCache:
+    """Keys already checked, by the digest of their secret.
+
+    Only the tracking endpoints use it, and the ingest writer re-reads every
+    key's revocation in each group's transaction, so a revoked key stops
+    writing at once; REST endpoints look their key up on every call.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._callers: dict[str, Caller] = {}
+        self._guard = threading.Lock()
+
+    @staticmethod
+    def _digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+    def get(self, secret: str) -> Caller | None:
+        return self._callers.get(self._digest(secret))
+
+    def put(self, secret: str, caller: Caller) -> None:
+        with self._guard:
+            if len(self._callers) >= self.capacity:
+                self._callers.clear()
+            self._callers[self._digest(secret)] = caller
+
+    def forget(self, key_ids: Iterable[str]) -> None:
+        gone = set(key_ids)
+        with self._guard:
+            for digest in [d for d, caller in self._callers.items() if caller.key_id in gone]:
+                del self._callers[digest]
 
 
 @dataclass
@@ -51,6 +102,13 @@ class ServiceState:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
     # set after a commit that queued webhook messages: the delivery worker wakes up
     outbox_ready: threading.Event = field(default_factory=threading.Event)
+    keys: KeyCache = field(default_factory=KeyCache)
+    live: LiveLeads = field(init=False)
+    writer: GroupWriter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.live = LiveLeads(self.model, capacity=self.settings.live_leads)
+        self.writer = GroupWriter(self)
 
     def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
         """Playbooks and stage-change messages for ``changes``, in the same transaction."""
@@ -62,19 +120,6 @@ class ServiceState:
                 now=now,
                 fallback_owner=self.settings.fallback_owner,
             )
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The key behind a request: its id, name (the actor in history rows) and scope."""
-
-    key_id: str
-    name: str
-    scope: str
-
-    @property
-    def actor(self) -> str:
-        return f"key:{self.name}"
 
 
 def state(request: Request) -> ServiceState:
@@ -107,10 +152,16 @@ def _secret(request: Request) -> str | None:
     return None
 
 
-def require(needed: Scope) -> Callable[[Request], Caller]:
+def _lookup(service: ServiceState, secret: str) -> Caller | None:
+    with service.database.session() as db_session:
+        key = authenticate(db_session, secret=secret)
+        return None if key is None else Caller(key.id, key.name, key.scope)
+
+
+def require(needed: Scope) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency admitting keys whose scope grants ``needed``."""
 
-    def check(request: Request) -> Caller:
+    async def check(request: Request) -> Caller:
         secret = _secret(request)
         if secret is None:
             raise HTTPException(
@@ -119,9 +170,11 @@ def require(needed: Scope) -> Callable[[Request], Caller]:
                 headers={"WWW-Authenticate": "Bearer"},
             )
         service = state(request)
-        with service.database.session() as db_session:
-            key = authenticate(db_session, secret=secret)
-            caller = None if key is None else Caller(key.id, key.name, key.scope)
+        caller = service.keys.get(secret) if needed is Scope.INGEST else None
+        if caller is None:
+            caller = await run_in_threadpool(_lookup, service, secret)
+            if caller is not None and needed is Scope.INGEST:
+                service.keys.put(secret, caller)
         if caller is None:
             raise HTTPException(
                 401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}

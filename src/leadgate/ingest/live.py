@@ -16,16 +16,16 @@ so what is scored is always what is stored.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
-from leadgate.events.models import Event
+from leadgate.common.driver_sql import any_of, fetch
 from leadgate.events.service import load_event_records
 from leadgate.leads.models import Lead
 from leadgate.leads.service import find_lead
@@ -38,6 +38,15 @@ from leadgate.scoring.nodes import ScoringModel
 __all__ = ["LiveLead", "LiveLeads"]
 
 Fingerprint = tuple[Any, ...]
+
+#: id, email key, then the fingerprint: what, changed, means the memory is stale
+_FINGERPRINTS = (
+    "SELECT l.id, l.email_key, l.updated_at, l.stage, l.stage_changed_at, l.account_id, "
+    "a.updated_at, p.probability, p.computed_at, "
+    "(SELECT count(*) FROM events e WHERE e.lead_id = l.id) "
+    "FROM leads l LEFT JOIN accounts a ON a.id = l.account_id "
+    "LEFT JOIN predictions p ON p.lead_id = l.id WHERE "
+)
 
 
 @dataclass
@@ -80,6 +89,7 @@ class LiveLeads:
         """The lead of each reference (id, email in any case, or a merged lead's alias)
         that exists, checked against the database; with roll-up groups, the leads of
         the same accounts are returned too (under their ids)."""
+        session.flush()  # the fingerprints are read below the ORM: it must see its changes
         wanted = {ref.strip() for ref in refs if ref and ref.strip()}
         rows = self._fingerprints(session, ids=wanted, emails={ref.lower() for ref in wanted})
         by_id = {row[0]: row for row in rows}
@@ -120,36 +130,22 @@ class LiveLeads:
         ids: set[str],
         emails: set[str],
         accounts: set[str] | None = None,
-    ) -> Sequence[Any]:
-        stored = (
-            select(func.count()).select_from(Event).where(Event.lead_id == Lead.id)
-        ).scalar_subquery()
-        query = (
-            select(
-                Lead.id,
-                Lead.email_key,
-                Lead.updated_at,
-                Lead.stage,
-                Lead.stage_changed_at,
-                Lead.account_id,
-                Account.updated_at,
-                Prediction.probability,
-                Prediction.computed_at,
-                stored,
-            )
-            .outerjoin(Account, Account.id == Lead.account_id)
-            .outerjoin(Prediction, Prediction.lead_id == Lead.id)
-        )
-        tests = []
-        if ids:
-            tests.append(Lead.id.in_(sorted(ids)))
-        if emails:
-            tests.append(Lead.email_key.in_(sorted(emails)))
-        if accounts:
-            tests.append(Lead.account_id.in_(sorted(accounts)))
+    ) -> list[tuple[Any, ...]]:
+        dialect = session.get_bind().dialect.name
+        tests: list[str] = []
+        params: list[Any] = []
+        for column, values in (
+            ("l.id", ids),
+            ("l.email_key", emails),
+            ("l.account_id", accounts or set()),
+        ):
+            if values:
+                test, values_params = any_of(dialect, column, sorted(values))
+                tests.append(test)
+                params.extend(values_params)
         if not tests:
             return []
-        return session.execute(query.where(or_(*tests))).all()
+        return fetch(session, _FINGERPRINTS + " OR ".join(tests), params)
 
     def _refresh(self, session: Session, rows: dict[str, Any]) -> dict[str, LiveLead]:
         live: dict[str, LiveLead] = {}
@@ -216,6 +212,13 @@ class LiveLeads:
                 )
             )
         return loaded
+
+    def rebuild(self, session: Session, lead: LiveLead) -> None:
+        """Re-read the lead's history in place (its counted events changed with its stage)."""
+        (fresh,) = self._load(session, {lead.id: ()})
+        lead.history = fresh.history
+        lead.stored_events = fresh.stored_events
+        lead.fingerprint = None
 
     def moved(self, lead: LiveLead, *, stage: Stage, at: datetime) -> None:
         """Record a stage change made through the ORM: later requests of the same

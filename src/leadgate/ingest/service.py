@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadgate.common.driver_sql import any_of, fetch
 from leadgate.common.ids import utcnow
-from leadgate.events.models import Event
 from leadgate.events.schemas import EventCreate
 from leadgate.events.service import EventRow, insert_event_rows
 from leadgate.exceptions import NotFoundError
@@ -106,7 +105,8 @@ def ingest_requests(
     and each request's lead states are those right after its own events.
     ``on_qualified`` runs after each request's promotions (the handoff).
     """
-    live = live or LiveLeads(model, capacity=max(1, sum(len(r) for r in requests)))
+    if live is None:
+        live = LiveLeads(model, capacity=max(1, sum(len(r) for r in requests)))
     actor = actor or f"system:{model.label}"
     refs = {_ref(event) for events in requests for event in events}
     leads = live.resolve(session, refs)
@@ -162,8 +162,16 @@ def ingest_requests(
             else:
                 outcome.duplicates.append(event_id)
         scored = _score(model, touched.values(), everyone, now)
-        cards.update((card.lead_id, card) for card in scored)
         outcome.qualified = _promote_live(session, live, everyone, scored, now, actor)
+        recycled = [q.lead_id for q in outcome.qualified if q.from_stage == Stage.NURTURE.value]
+        if recycled:
+            # back from nurture: its whole history counts again (see counted_events)
+            again = {lead.id: lead for lead in everyone if lead.id in recycled}
+            for lead in again.values():
+                live.rebuild(session, lead)
+            rescored = {c.lead_id: c for c in _score(model, again.values(), everyone, now)}
+            scored = [rescored.get(card.lead_id, card) for card in scored]
+        cards.update((card.lead_id, card) for card in scored)
         states = {lead.id: lead for lead in everyone}
         outcome.leads = {
             card.lead_id: LeadState(
@@ -250,4 +258,6 @@ def _promote_live(
 def _stored_ids(session: Session, event_ids: Sequence[str]) -> set[str]:
     if not event_ids:
         return set()
-    return set(session.scalars(select(Event.event_id).where(Event.event_id.in_(list(event_ids)))))
+    dialect = session.get_bind().dialect.name
+    test, params = any_of(dialect, "event_id", sorted(set(event_ids)))
+    return {row[0] for row in fetch(session, f"SELECT event_id FROM events WHERE {test}", params)}

@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from leadgate.api.deps import IngestKey, state, transaction
-from leadgate.common.ids import utcnow
+from leadgate.api.deps import Caller, IngestKey, state
 from leadgate.events.schemas import EventCreate
-from leadgate.ingest.segment import SegmentResult, apply_segment
-from leadgate.ingest.service import IngestResult, ingest_events
+from leadgate.ingest.segment import SegmentResult
+from leadgate.ingest.service import IngestResult
+from leadgate.ingest.writer import KeyRevokedError
 
 __all__ = ["router", "segment_router"]
 
@@ -37,39 +38,39 @@ def _ingested(result: IngestResult) -> dict[str, Any]:
     }
 
 
-def _ingest(request: Request, events: list[EventCreate]) -> dict[str, Any]:
-    service = state(request)
-    now = utcnow()
-    with transaction(request) as db:
-        result = ingest_events(db, events=events, model=service.model, now=now)
-        service.handoff(db, [q.change for q in result.qualified if q.change is not None], now)
-        return _ingested(result)
+async def _ingest(request: Request, caller: Caller, events: list[EventCreate]) -> JSONResponse:
+    try:
+        result = await state(request).writer.events(events, key_id=caller.key_id)
+    except KeyRevokedError:
+        raise HTTPException(
+            401, "API key revoked", headers={"WWW-Authenticate": "Bearer"}
+        ) from None
+    return JSONResponse(_ingested(result))
 
 
 @router.post("/events", summary="Record one event and qualify its lead")
-def post_event(event: EventCreate, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _ingest(request, [event])
+async def post_event(event: EventCreate, request: Request, caller: IngestKey) -> JSONResponse:
+    return await _ingest(request, caller, [event])
 
 
 @router.post("/events/batch", summary="Record up to 1,000 events, all or nothing")
-def post_events(batch: EventBatch, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _ingest(request, batch.events)
+async def post_events(batch: EventBatch, request: Request, caller: IngestKey) -> JSONResponse:
+    return await _ingest(request, caller, batch.events)
 
 
-def _segment(request: Request, messages: list[dict[str, Any]]) -> SegmentResult:
-    service = state(request)
-    now = utcnow()
-    with transaction(request) as db:
-        result = apply_segment(
-            db, messages=messages, model=service.model, names=service.event_names, now=now
-        )
-        changes = [q.change for q in result.ingest.qualified if q.change is not None]
-        service.handoff(db, changes, now)
-        return result
+async def _segment(
+    request: Request, caller: Caller, messages: list[dict[str, Any]]
+) -> SegmentResult:
+    try:
+        return await state(request).writer.segment(messages, key_id=caller.key_id)
+    except KeyRevokedError:
+        raise HTTPException(401, "API key revoked", headers={"WWW-Authenticate": "Basic"}) from None
 
 
-def _single(kind: str, request: Request, body: dict[str, Any]) -> dict[str, Any]:
-    result = _segment(request, [{**body, "type": kind}])
+async def _single(
+    kind: str, request: Request, caller: Caller, body: dict[str, Any]
+) -> dict[str, Any]:
+    result = await _segment(request, caller, [{**body, "type": kind}])
     if result.rejected:
         raise HTTPException(400, result.rejected[0]["error"])
     return {"success": True}
@@ -79,27 +80,27 @@ Message = Annotated[dict[str, Any], Body()]
 
 
 @segment_router.post("/track")
-def track(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _single("track", request, body)
+async def track(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+    return await _single("track", request, caller, body)
 
 
 @segment_router.post("/identify")
-def identify(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _single("identify", request, body)
+async def identify(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+    return await _single("identify", request, caller, body)
 
 
 @segment_router.post("/group")
-def group(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _single("group", request, body)
+async def group(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+    return await _single("group", request, caller, body)
 
 
 @segment_router.post("/page")
-def page(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return _single("page", request, body)
+async def page(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+    return await _single("page", request, caller, body)
 
 
 @segment_router.post("/batch", summary="Segment batch: each message applied or reported")
-def batch(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+async def batch(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     messages = body.get("batch")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise HTTPException(400, 'batch: expected {"batch": [messages]}')
@@ -108,5 +109,5 @@ def batch(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     context = body.get("context") if isinstance(body.get("context"), dict) else None
     if context:
         messages = [{"context": context, **message} for message in messages]
-    result = _segment(request, messages)
+    result = await _segment(request, caller, messages)
     return {"success": True, "accepted": result.accepted, "rejected": result.rejected}

@@ -152,7 +152,8 @@ def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
 
     A recycled lead (stage ``nurture``) starts over: only what it did after
     sales sent it back counts, so it qualifies again on renewed interest rather
-    than on the engagement sales already judged.
+    than on the engagement sales already judged. Once it qualifies again its
+    whole history counts again (the scorecard stored with the move says so).
     """
     if lead.stage != Stage.NURTURE.value:
         return events
@@ -322,9 +323,14 @@ def score_leads(
     leads, cards = evaluate_leads(session, lead_ids=lead_ids, model=model, as_of=as_of)
     if not cards:
         return [], []
-    computed_at = utcnow()
-    upsert_scorecards(session, cards=cards, computed_at=computed_at)
     qualified, _ = promote(session, leads, cards, as_of, actor)
+    recycled = [q.lead_id for q in qualified if q.from_stage == Stage.NURTURE.value]
+    if recycled:
+        # back from nurture: its whole history counts again (see counted_events)
+        _, again = evaluate_leads(session, lead_ids=recycled, model=model, as_of=as_of)
+        rescored = {card.lead_id: card for card in again}
+        cards = [rescored.get(card.lead_id, card) for card in cards]
+    upsert_scorecards(session, cards=cards, computed_at=utcnow())
     return cards, qualified
 
 

@@ -1,0 +1,195 @@
+"""The ingest writer: tracking requests applied in group commits.
+
+Requests do not each open a transaction. They queue their events (or Segment
+messages) and wait; the writer takes everything queued (up to ``max_events``),
+applies it in one transaction, in arrival order, and commits once. Under load
+a commit serves many requests, which is what lets one SQLite writer keep up;
+when idle a group is a single request and waits for nobody.
+
+The writer runs on the server's event loop, right after the loop has read
+what the connections sent: no thread hand-offs on the request path. (On one
+process the database work holds the interpreter anyway; while a group runs,
+new requests wait in the sockets and form the next group.)
+
+Every request still gets its own answer: a request naming an unknown lead gets
+its 404 and writes nothing, while the others of its group are stored. When
+anything else fails, the group is rolled back and each request is retried alone,
+so one bad request can never take others down with it. A response is sent only
+after the commit that stored its events: an acknowledged event is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from leadgate.common.driver_sql import any_of, fetch
+from leadgate.common.ids import utcnow
+from leadgate.events.schemas import EventCreate
+from leadgate.exceptions import LeadgateError
+from leadgate.ingest.segment import SegmentResult, apply_segment
+from leadgate.ingest.service import IngestResult, ingest_requests
+from leadgate.scorecards.service import Qualified
+
+if TYPE_CHECKING:
+    from leadgate.api.deps import ServiceState
+
+__all__ = ["GroupWriter", "KeyRevokedError"]
+
+log = logging.getLogger("leadgate.serve")
+
+
+class KeyRevokedError(LeadgateError):
+    """The request's API key was revoked after it was checked (answered 401)."""
+
+
+@dataclass
+class _Job:
+    key_id: str
+    future: asyncio.Future[Any]
+    events: Sequence[EventCreate] = ()
+    messages: list[dict[str, Any]] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.messages) if self.messages is not None else len(self.events)
+
+
+class GroupWriter:
+    """Apply ingest requests of one service in group commits (see the module docstring)."""
+
+    def __init__(self, service: ServiceState, *, max_events: int = 5_000) -> None:
+        self.service = service
+        self.max_events = max_events
+        self._pending: list[_Job] = []
+        self._scheduled = False
+        self._queued_messages = False
+        self.groups = 0
+        self.requests = 0
+
+    async def events(self, events: Sequence[EventCreate], *, key_id: str) -> IngestResult:
+        """Store native events and qualify their leads; raises the request's error."""
+        future = asyncio.get_running_loop().create_future()
+        result: IngestResult = await self._submit(_Job(key_id, future, events=events))
+        return result
+
+    async def segment(self, messages: list[dict[str, Any]], *, key_id: str) -> SegmentResult:
+        """Apply Segment messages (each one stored or rejected on its own)."""
+        future = asyncio.get_running_loop().create_future()
+        result: SegmentResult = await self._submit(_Job(key_id, future, messages=messages))
+        return result
+
+    async def _submit(self, job: _Job) -> Any:
+        self._pending.append(job)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+        return await job.future
+
+    def _drain(self) -> None:
+        """Apply what is queued, one group of at most ``max_events`` at a time."""
+        self._scheduled = False
+        while self._pending:
+            jobs: list[_Job] = []
+            size = 0
+            while self._pending and (not jobs or size < self.max_events):
+                job = self._pending.pop(0)
+                jobs.append(job)
+                size += job.size
+            self._apply(jobs)
+
+    def _apply(self, jobs: list[_Job]) -> None:
+        service = self.service
+        now = utcnow()
+        self._queued_messages = False
+        try:
+            with service.write_lock, service.database.session() as session:
+                outcomes = self._group(session, jobs, now)
+        except Exception as exc:
+            service.live.clear()  # the memory saw changes that were rolled back
+            if len(jobs) == 1:
+                if not isinstance(exc, LeadgateError):
+                    log.exception("ingest request failed")
+                _settle(jobs[0], exc)
+                return
+            for job in jobs:
+                self._apply([job])
+            return
+        self.groups += 1
+        self.requests += len(jobs)
+        if self._queued_messages:
+            service.outbox_ready.set()
+        for job, outcome in zip(jobs, outcomes, strict=True):
+            _settle(job, outcome)
+
+    def _group(self, session: Session, jobs: list[_Job], now: datetime) -> list[Any]:
+        service = self.service
+        test, params = any_of(
+            session.get_bind().dialect.name, "id", sorted({job.key_id for job in jobs})
+        )
+        revoked = {
+            row[0]
+            for row in fetch(
+                session, f"SELECT id FROM api_keys WHERE revoked_at IS NOT NULL AND {test}", params
+            )
+        }
+        if revoked:
+            service.keys.forget(revoked)
+        outcomes: list[Any] = [None] * len(jobs)
+        natives: list[int] = []
+
+        def handoff(qualified: Sequence[Qualified]) -> None:
+            changes = [q.change for q in qualified if q.change is not None]
+            if changes:
+                service.handoff(session, changes, now)
+                self._queued_messages = True
+
+        def flush_natives() -> None:
+            if not natives:
+                return
+            results = ingest_requests(
+                session,
+                requests=[jobs[index].events for index in natives],
+                model=service.model,
+                now=now,
+                live=service.live,
+                on_qualified=handoff,
+            )
+            for index, result in zip(natives, results, strict=True):
+                outcomes[index] = result
+            natives.clear()
+
+        for index, job in enumerate(jobs):
+            if job.key_id in revoked:
+                outcomes[index] = KeyRevokedError("API key revoked")
+            elif job.messages is None:
+                natives.append(index)
+            else:
+                flush_natives()  # keep arrival order across the two kinds
+                result = apply_segment(
+                    session,
+                    messages=job.messages,
+                    model=service.model,
+                    names=service.event_names,
+                    now=now,
+                    live=service.live,
+                )
+                handoff(result.ingest.qualified)
+                outcomes[index] = result
+        flush_natives()
+        return outcomes
+
+
+def _settle(job: _Job, outcome: Any) -> None:
+    if job.future.done():  # the client went away and its request was cancelled
+        return
+    if isinstance(outcome, BaseException):
+        job.future.set_exception(outcome)
+    else:
+        job.future.set_result(outcome)
