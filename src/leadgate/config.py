@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     fallback_owner: str = Field(
         default="queue:unassigned", description="Owner when no rep is available (a queue)."
     )
+    telemetry: bool = Field(
+        default=False,
+        description="FastAPI's OpenTelemetry spans, metrics and logs for every request.",
+    )
     live_leads: int = Field(
         default=100_000,
         ge=1,

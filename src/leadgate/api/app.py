@@ -131,12 +131,20 @@ def create_app(
         version="0.1.0",
         description="Lead qualification you can read, test on history and explain.",
         lifespan=lifespan,
+        # OpenTelemetry spans and metrics per request, off unless asked for: they
+        # cost more than the tracking request itself
+        telemetry=(
+            {}
+            if settings.telemetry
+            else {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+        ),
     )
     app.state.leadgate = service
-    app.include_router(leads_router)
-    app.include_router(accounts_router)
+    # the tracking endpoints first: routes are matched in order
     app.include_router(ingest_router)
     app.include_router(segment_router)
+    app.include_router(leads_router)
+    app.include_router(accounts_router)
     app.include_router(reps_router)
     app.include_router(tasks_router)
     app.include_router(webhooks_router)

@@ -37,6 +37,7 @@ __all__ = [
     "KeyCache",
     "SalesKey",
     "ServiceState",
+    "authorize",
     "require",
     "state",
     "transaction",
@@ -158,32 +159,37 @@ def _lookup(service: ServiceState, secret: str) -> Caller | None:
         return None if key is None else Caller(key.id, key.name, key.scope)
 
 
+async def authorize(request: Request, needed: Scope) -> Caller:
+    """The caller of ``request`` if its key grants ``needed`` (else 401 or 403)."""
+    secret = _secret(request)
+    if secret is None:
+        raise HTTPException(
+            401,
+            "missing API key: send Authorization: Bearer KEY",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    service = state(request)
+    caller = service.keys.get(secret) if needed is Scope.INGEST else None
+    if caller is None:
+        caller = await run_in_threadpool(_lookup, service, secret)
+        if caller is not None and needed is Scope.INGEST:
+            service.keys.put(secret, caller)
+    if caller is None:
+        raise HTTPException(
+            401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if not allows(caller.scope, needed):
+        raise HTTPException(
+            403, f"a {caller.scope} key cannot call this endpoint (needs {needed.value})"
+        )
+    return caller
+
+
 def require(needed: Scope) -> Callable[[Request], Awaitable[Caller]]:
     """A dependency admitting keys whose scope grants ``needed``."""
 
     async def check(request: Request) -> Caller:
-        secret = _secret(request)
-        if secret is None:
-            raise HTTPException(
-                401,
-                "missing API key: send Authorization: Bearer KEY",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        service = state(request)
-        caller = service.keys.get(secret) if needed is Scope.INGEST else None
-        if caller is None:
-            caller = await run_in_threadpool(_lookup, service, secret)
-            if caller is not None and needed is Scope.INGEST:
-                service.keys.put(secret, caller)
-        if caller is None:
-            raise HTTPException(
-                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
-            )
-        if not allows(caller.scope, needed):
-            raise HTTPException(
-                403, f"a {caller.scope} key cannot call this endpoint (needs {needed.value})"
-            )
-        return caller
+        return await authorize(request, needed)
 
     return check
 

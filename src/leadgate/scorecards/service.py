@@ -7,12 +7,12 @@ caller's transaction.
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import orjson
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
@@ -334,6 +334,10 @@ def score_leads(
     return cards, qualified
 
 
+def _json(value: object) -> str:
+    return orjson.dumps(value).decode("utf-8")
+
+
 _UPSERT = (
     "INSERT INTO scorecards (lead_id, model_name, model_version, as_of, scores, grade, mql, "
     "breakdown, computed_at) VALUES ({values}) ON CONFLICT (lead_id) DO UPDATE SET "
@@ -351,7 +355,8 @@ def upsert_scorecards(
     """Replace the stored scorecards of these leads (one statement for all of them).
 
     Values are encoded as the ORM columns store them (UTC text on SQLite,
-    timestamptz and JSONB on PostgreSQL), as the bulk event insert does.
+    timestamptz and JSONB on PostgreSQL), as the bulk event insert does; the JSON
+    is written by orjson (same values as ``json``, compact, several times faster).
     """
     if not cards:
         return
@@ -365,10 +370,10 @@ def upsert_scorecards(
                 card.model_name,
                 card.model_version,
                 sqlite_time(card.as_of),
-                json.dumps(card.scores),
+                _json(card.scores),
                 card.grade,
                 card.mql,
-                json.dumps(card.to_dict()),
+                _json(card.to_dict()),
                 when,
             )
             for card in cards
@@ -382,10 +387,10 @@ def upsert_scorecards(
                 card.model_name,
                 card.model_version,
                 card.as_of,
-                json.dumps(card.scores),
+                _json(card.scores),
                 card.grade,
                 card.mql,
-                json.dumps(card.to_dict()),
+                _json(card.to_dict()),
                 computed_at,
             )
             for card in cards

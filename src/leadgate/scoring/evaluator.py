@@ -121,6 +121,31 @@ def _clamp(value: float, low: float | None, high: float | None) -> float:
     return value
 
 
+_UNMATCHED: dict[int, tuple[EventRule, RuleOutcome]] = {}
+
+
+def _unmatched(rule: EventRule) -> RuleOutcome:
+    """The outcome of an event rule no event matches (immutable, so one per rule)."""
+    known = _UNMATCHED.get(id(rule))
+    if known is not None and known[0] is rule:
+        return known[1]
+    outcome = RuleOutcome(
+        rule_id=rule.id,
+        group=rule.group,
+        kind="event",
+        points=rule.points,
+        contribution=0.0,
+        matched=False,
+        matched_count=0,
+        events=(),
+        description=rule.description,
+    )
+    if len(_UNMATCHED) > 4096:
+        _UNMATCHED.clear()
+    _UNMATCHED[id(rule)] = (rule, outcome)
+    return outcome
+
+
 class _Partial:
     """Rule-group scores of one lead before rollups, grades and the MQL verdict."""
 
@@ -183,6 +208,8 @@ class _Partial:
         if rule.within_days is not None:
             start = window_start(matches.ts, end, self.as_of, rule.within_days)
         take = end - start
+        if take <= 0:
+            return _unmatched(rule)
         if rule.max_count is not None:
             take = min(take, rule.max_count)
         shares = []
@@ -285,7 +312,7 @@ def _holds(
         value = _field_value(cond.field, partial, event)
         passed = test_predicate(cond, value)
         if mql is not None:
-            mql.checks.append(CheckOutcome(_describe_predicate(cond), passed, _show(value)))
+            mql.checks.append(CheckOutcome(_described(cond), passed, _show(value)))
         return passed
     if isinstance(cond, AllOf):
         results = [_holds(child, partial, event, mql) for child in cond.children]
@@ -300,10 +327,7 @@ def _holds(
     if isinstance(cond, ScoreTest):
         total = math.fsum(mql.scores[name] for name in cond.groups)
         passed = _compare_number(cond.op, total, cond.operand)
-        label = "score " + "+".join(cond.groups)
-        mql.checks.append(
-            CheckOutcome(f"{label} {_op_text(cond.op, cond.operand)}", passed, f"{total:.1f}")
-        )
+        mql.checks.append(CheckOutcome(_described(cond), passed, f"{total:.1f}"))
         return passed
     if isinstance(cond, PredictedTest):
         probability = partial.lead.predicted
@@ -454,6 +478,24 @@ def test_predicate(pred: Predicate, value: Any) -> bool:
         pattern = pred.pattern or re.compile(str(pred.operand), re.IGNORECASE)
         return pattern.search(str(value)) is not None
     raise TypeError(f"unknown operator {op}")
+
+
+_DESCRIBED: dict[int, tuple[Predicate | ScoreTest, str]] = {}
+
+
+def _described(cond: Predicate | ScoreTest) -> str:
+    """How an MQL check reads in a scorecard (the same text for every lead: kept)."""
+    known = _DESCRIBED.get(id(cond))
+    if known is not None and known[0] is cond:
+        return known[1]
+    if isinstance(cond, ScoreTest):
+        text = f"score {'+'.join(cond.groups)} {_op_text(cond.op, cond.operand)}"
+    else:
+        text = _describe_predicate(cond)
+    if len(_DESCRIBED) > 4096:
+        _DESCRIBED.clear()
+    _DESCRIBED[id(cond)] = (cond, text)
+    return text
 
 
 def _op_text(op: Op, operand: Any) -> str:
