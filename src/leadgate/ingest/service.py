@@ -9,7 +9,7 @@ already reflects the new stage.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -146,7 +146,12 @@ def ingest_requests(
             )
     insert_event_rows(session, rows=rows, received_at=now)
     cards: dict[str, Scorecard] = {}
-    everyone = list({lead.id: lead for lead in leads.values()}.values())
+    everyone = {lead.id: lead for lead in leads.values()}
+    mates: dict[str, list[LiveLead]] = {}
+    if model.rollup_groups:
+        for lead in everyone.values():
+            if lead.account_id is not None:
+                mates.setdefault(lead.account_id, []).append(lead)
     for outcome, items in zip(outcomes, accepted, strict=True):
         if isinstance(outcome, NotFoundError):
             continue
@@ -161,22 +166,21 @@ def ingest_requests(
                 touched[lead.id] = lead
             else:
                 outcome.duplicates.append(event_id)
-        scored = _score(model, touched.values(), everyone, now)
+        scored = _score(model, touched.values(), mates, now)
         outcome.qualified = _promote_live(session, live, everyone, scored, now, actor)
         recycled = [q.lead_id for q in outcome.qualified if q.from_stage == Stage.NURTURE.value]
         if recycled:
             # back from nurture: its whole history counts again (see counted_events)
-            again = {lead.id: lead for lead in everyone if lead.id in recycled}
-            for lead in again.values():
+            again = [everyone[lead_id] for lead_id in recycled]
+            for lead in again:
                 live.rebuild(session, lead)
-            rescored = {c.lead_id: c for c in _score(model, again.values(), everyone, now)}
+            rescored = {c.lead_id: c for c in _score(model, again, mates, now)}
             scored = [rescored.get(card.lead_id, card) for card in scored]
         cards.update((card.lead_id, card) for card in scored)
-        states = {lead.id: lead for lead in everyone}
         outcome.leads = {
             card.lead_id: LeadState(
                 lead_id=card.lead_id,
-                stage=states[card.lead_id].stage,
+                stage=everyone[card.lead_id].stage,
                 scores=card.scores,
                 grade=card.grade,
                 mql=card.mql,
@@ -213,18 +217,19 @@ def _counts(lead: LiveLead, event: EventCreate) -> bool:
 def _score(
     model: ScoringModel,
     touched: Iterable[LiveLead],
-    everyone: Sequence[LiveLead],
+    mates: Mapping[str, list[LiveLead]],
     as_of: datetime,
 ) -> list[Scorecard]:
-    """Scorecards of the touched leads (with their account mates, for roll-ups)."""
+    """Scorecards of the touched leads (with their account mates, for roll-ups:
+    ``mates`` lists each account's leads)."""
     cards: list[Scorecard] = []
     done: set[str] = set()
     for lead in touched:
         if lead.id in done:
             continue
         group = [lead]
-        if model.rollup_groups and lead.account_id is not None:
-            group = [other for other in everyone if other.account_id == lead.account_id]
+        if lead.account_id is not None and lead.account_id in mates:
+            group = mates[lead.account_id]
         done.update(member.id for member in group)
         cards.extend(evaluate_histories(model, [member.history for member in group], as_of))
     return cards
@@ -233,14 +238,13 @@ def _score(
 def _promote_live(
     session: Session,
     live: LiveLeads,
-    everyone: Sequence[LiveLead],
+    by_id: Mapping[str, LiveLead],
     cards: Sequence[Scorecard],
     as_of: datetime,
     actor: str,
 ) -> list[Qualified]:
     """Promote through the one MQL rule (:func:`promote`); only leads whose verdict
     holds in a stage that allows it are read through the ORM."""
-    by_id = {lead.id: lead for lead in everyone}
     candidates = [
         card for card in cards if card.mql and Stage(by_id[card.lead_id].stage) in AUTO_QUALIFY_FROM
     ]

@@ -364,12 +364,14 @@ def upsert_scorecards(
     dialect = connection.dialect.name
     if dialect == "sqlite":
         when = sqlite_time(computed_at)
+        instants: dict[datetime, str] = {}  # a group's cards share their instant
         rows: list[tuple[object, ...]] = [
             (
                 card.lead_id,
                 card.model_name,
                 card.model_version,
-                sqlite_time(card.as_of),
+                instants.get(card.as_of)
+                or instants.setdefault(card.as_of, sqlite_time(card.as_of)),
                 _json(card.scores),
                 card.grade,
                 card.mql,
