@@ -24,6 +24,8 @@ def serve(
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /docs) and the Segment-compatible /v1 API."""
+    import gc
+
     import uvicorn
 
     from leadgate.actions.playbooks import default_playbooks, load_playbooks_file
@@ -42,6 +44,12 @@ def serve(
         f"leadgate serving {model.label} with playbooks {playbooks.name} on http://{host}:{port} "
         f"(API docs at http://{host}:{port}/docs); create keys with `leadgate keys create`"
     )
+    # The service keeps its active leads' indexed histories in memory: millions of
+    # long-lived objects. With the default thresholds the cycle collector walks them
+    # all over and over (a fifth of the time under load, and the slowest requests);
+    # collecting young objects every 50,000 allocations instead of 700 keeps that
+    # under 1 % (requests free almost everything by reference counting anyway).
+    gc.set_threshold(50_000, 20, 100)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, workers=1)
     finally:
