@@ -40,8 +40,13 @@ def _rises_with_time(service: ServiceState) -> bool:
         return True  # no MQL definition or predictions: check anyway
 
 
-def run_scheduler_once(service: ServiceState, now: datetime) -> dict[str, int]:
-    """One scheduler pass (also callable from tests and cron)."""
+def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500) -> dict[str, int]:
+    """One scheduler pass (also callable from tests and cron).
+
+    Each step, and each ``chunk`` of leads re-evaluated, is its own short
+    transaction: the ingest writer waits for the write lock at most one chunk,
+    never a whole pass over every lead.
+    """
     counts: dict[str, int] = {}
     settings = service.settings
     with service.write_lock, service.database.session() as session:
@@ -53,20 +58,22 @@ def run_scheduler_once(service: ServiceState, now: datetime) -> dict[str, int]:
                 fallback=settings.fallback_owner,
             )
         )
-        if _rises_with_time(service):
+    if _rises_with_time(service):
+        with service.database.session() as session:
             ids = list(
                 session.scalars(
                     select(Lead.id).where(Lead.stage.in_([s.value for s in AUTO_QUALIFY_FROM]))
                 )
             )
-            qualified = []
-            for start in range(0, len(ids), 500):
+        counts["qualified"] = 0
+        for start in range(0, len(ids), chunk):
+            with service.write_lock, service.database.session() as session:
                 _, batch = score_leads(
-                    session, lead_ids=ids[start : start + 500], model=service.model, as_of=now
+                    session, lead_ids=ids[start : start + chunk], model=service.model, as_of=now
                 )
-                qualified.extend(batch)
-            service.handoff(session, [q.change for q in qualified if q.change], now)
-            counts["qualified"] = len(qualified)
+                service.handoff(session, [q.change for q in batch if q.change], now)
+                counts["qualified"] += len(batch)
+    with service.write_lock, service.database.session() as session:
         if settings.mql_expiry_days is not None:
             cutoff = now - timedelta(days=settings.mql_expiry_days)
             stale = list(

@@ -1,0 +1,112 @@
+"""The group writer alone: a failing request is retried apart from its group, and the
+leads kept in memory stay within their capacity."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from leadgate.actions.playbooks import default_playbooks
+from leadgate.api.deps import ServiceState
+from leadgate.common.ids import utcnow
+from leadgate.config import Settings
+from leadgate.db.engine import Database
+from leadgate.events.models import Event
+from leadgate.events.schemas import EventCreate
+from leadgate.ingest import writer as writer_module
+from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.service import ingest_events
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import upsert_lead
+from leadgate.scoring import load_model
+
+MODEL = load_model(
+    """
+version: 1
+name: writer-test
+groups:
+  engagement:
+    rules:
+      - {id: click, event: email.clicked, points: 15}
+mql: {score: engagement, gte: 100}
+"""
+)
+
+
+def _service(db: Database, database_url: str) -> ServiceState:
+    return ServiceState(
+        settings=Settings(database_url=database_url),
+        database=db,
+        model=MODEL,
+        event_names={},
+        playbooks=default_playbooks(),
+    )
+
+
+def _event(index: int, kind: str = "email.clicked") -> EventCreate:
+    return EventCreate(
+        event_id=f"w{index}", email=f"w{index % 3}@acme.cz", type=kind, occurred_at=utcnow()
+    )
+
+
+class TestGroupWriter:
+    def test_a_request_failing_its_group_fails_alone(
+        self, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An unexpected error rolls the group back; every request is retried on its own,
+        so only the failing one gets the error and the others are stored."""
+        with db.session() as session:
+            for index in range(3):
+                upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
+        real = writer_module.ingest_requests
+
+        def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
+            if any(e.type == "boom.fail" for events in requests for e in events):
+                raise RuntimeError("disk on fire")
+            return real(session, requests=requests, **kw)
+
+        monkeypatch.setattr(writer_module, "ingest_requests", failing)
+        service = _service(db, database_url)
+
+        async def send() -> list[Any]:
+            jobs = [
+                service.writer.events(
+                    [_event(i, "boom.fail" if i == 4 else "email.clicked")], key_id="k"
+                )
+                for i in range(9)
+            ]
+            return await asyncio.gather(*jobs, return_exceptions=True)
+
+        outcomes = asyncio.run(send())
+        assert isinstance(outcomes[4], RuntimeError)
+        assert all(not isinstance(o, Exception) for i, o in enumerate(outcomes) if i != 4)
+        with db.session() as session:
+            ids = set(session.scalars(select(Event.event_id)))
+        assert ids == {f"w{i}" for i in range(9) if i != 4}
+        assert service.writer.groups >= 8  # the retries committed one by one
+
+
+class TestLiveLeads:
+    def test_the_least_recently_used_leads_are_dropped_beyond_capacity(self, db: Database) -> None:
+        """Three leads through a memory of two: two kept, scores still right."""
+        with db.session() as session:
+            for index in range(3):
+                upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
+        live = LiveLeads(MODEL, capacity=2)
+        scores = []
+        for index in range(6):
+            with db.session() as session:
+                result = ingest_events(
+                    session, events=[_event(index)], model=MODEL, now=utcnow(), live=live
+                )
+                scores.append(next(iter(result.leads.values())).scores["engagement"])
+            assert len(live) <= 2
+        # each lead got its second click at the 4th, 5th and 6th request
+        assert scores[3:] == pytest.approx([30.0, 30.0, 30.0])
+        assert live.loads >= 4  # the dropped leads were read again
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Event)) == 6
