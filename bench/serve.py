@@ -6,7 +6,9 @@ Builds a fresh SQLite database with leads and an ingest key, starts
 generator must cost less than the server it measures). Measured:
 
 * single-event requests (``POST /api/v1/events``): events/s and latency p50/p99;
-* 100-event batches (``POST /api/v1/events/batch``): events/s and latency;
+* 100-event batches (``POST /api/v1/events/batch``): events/s and latency, with
+  every event for another lead (the hard case: 100 leads scored per request), and
+  with 10 events for each of 10 leads (a tracking SDK flushing visitors' sessions);
 * the qualifying request: when the response of the event that makes a lead an MQL
   arrives, its task and its ``lead.mql`` outbox message are already committed;
 * the baseline, same generator, same machine: a bare FastAPI endpoint on uvicorn
@@ -253,9 +255,26 @@ def main() -> None:
                 )
             return json.dumps({"events": events}).encode()
 
+        def sessions(index: int, n: int) -> bytes:
+            events = []
+            for _ in range(10):
+                lead = next(counter)
+                for _ in range(10):
+                    i = next(counter)
+                    events.append(
+                        {
+                            "event_id": f"v{i}",
+                            "lead_id": f"L{lead % args.leads}",
+                            "type": "email.opened",
+                            "occurred_at": datetime.now(UTC).isoformat(),
+                        }
+                    )
+            return json.dumps({"events": events}).encode()
+
         for name, path, bodies, per in (
             ("leadgate single", "/api/v1/events", single, 1),
-            ("leadgate batch of 100", "/api/v1/events/batch", batch, 100),
+            ("leadgate batch of 100, 100 leads", "/api/v1/events/batch", batch, 100),
+            ("leadgate batch of 100, 10 leads x 10", "/api/v1/events/batch", sessions, 100),
         ):
             requests, latencies, errors = asyncio.run(
                 load(port, path, bodies, key, args.seconds, args.connections)

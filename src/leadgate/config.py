@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     fallback_owner: str = Field(
         default="queue:unassigned", description="Owner when no rep is available (a queue)."
     )
+    anonymous_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long tracking calls of visitors not identified yet are kept.",
+    )
     telemetry: bool = Field(
         default=False,
         description="FastAPI's OpenTelemetry spans, metrics and logs for every request.",

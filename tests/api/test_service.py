@@ -206,6 +206,46 @@ class TestSegment:
         assert sorted(e["type"] for e in events) == ["email.clicked", "page.viewed"]
         assert {e["event_id"] for e in events} == {"seg-1", "seg-2"}
 
+    def test_a_visitors_calls_before_identify_count_once_they_identify(
+        self, service: Service
+    ) -> None:
+        """An anonymous visitor clicks and views pricing (kept, not rejected); the identify
+        that names them turns those calls into their events and qualifies them; later
+        anonymous calls go straight to the lead."""
+        errors: list[Any] = []
+        client = SegmentClient(
+            write_key=service.keys["ingest"],
+            host=service.url,
+            sync_mode=True,
+            on_error=lambda error, batch: errors.append(error),
+            max_retries=0,
+        )
+        client.track(
+            event="Email Link Clicked", anonymous_id="anon-7", message_id="a-1", timestamp=None
+        )
+        client.page(
+            anonymous_id="anon-7",
+            name="Pricing",
+            properties={"url": "https://acme.example/pricing"},
+            message_id="a-2",
+        )
+        client.flush()
+        assert errors == []
+        assert _event_count(service) == 0
+        with service.client("sales") as sales:
+            assert sales.get("/api/v1/leads/vera@acme.cz").status_code == 404
+        client.identify("u-7", {"email": "vera@acme.cz"}, anonymous_id="anon-7")
+        client.flush()
+        client.track(event="Email Opened", anonymous_id="anon-7", message_id="a-3")
+        client.flush()
+        assert errors == []
+        with service.client("sales") as sales:
+            lead = sales.get("/api/v1/leads/vera@acme.cz").json()
+            timeline = sales.get("/api/v1/leads/u-7/timeline").json()
+        assert lead["stage"] == "mql"
+        events = {i["event_id"]: i["type"] for i in timeline["items"] if i["kind"] == "event"}
+        assert events == {"a-1": "email.clicked", "a-2": "page.viewed", "a-3": "email.opened"}
+
     def test_basic_auth_single_endpoints_and_rejections(self, service: Service) -> None:
         import httpx
 

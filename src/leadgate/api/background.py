@@ -21,6 +21,7 @@ from leadgate.api.deps import ServiceState
 from leadgate.backtest.shape import model_shape
 from leadgate.common.ids import utcnow
 from leadgate.exceptions import UnsupportedConstructError
+from leadgate.ingest.segment import expire_anonymous
 from leadgate.leads.models import Lead
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
@@ -50,6 +51,9 @@ def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500
     counts: dict[str, int] = {}
     settings = service.settings
     with service.write_lock, service.database.session() as session:
+        counts["anonymous_expired"] = expire_anonymous(
+            session, before=now - timedelta(days=settings.anonymous_retention_days)
+        )
         counts.update(
             escalate_overdue(
                 session,

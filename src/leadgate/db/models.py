@@ -7,6 +7,7 @@ from leadgate.actions.models import ActionRun, SequenceEnrollment
 from leadgate.db.base import Base
 from leadgate.db.meta import MetaEntry
 from leadgate.events.models import Event
+from leadgate.ingest.models import AnonymousMessage
 from leadgate.keys.models import ApiKey
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.predictive.models import Prediction, PredictiveModel
@@ -18,6 +19,7 @@ from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
 __all__ = [
     "Account",
     "ActionRun",
+    "AnonymousMessage",
     "ApiKey",
     "Base",
     "Delivery",

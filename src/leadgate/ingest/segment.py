@@ -11,8 +11,15 @@
 
 ``messageId`` is the event id, so a retried delivery is stored once. The lead of
 a ``track``/``page`` is the ``userId`` (a lead id, or an e-mail), else
-``context.traits.email``; a message for nobody known is rejected, never stored
-half-way. See docs/service.md for batch semantics.
+``context.traits.email``, else the lead its ``anonymousId`` was identified as.
+
+A visitor's calls before they identify (only an ``anonymousId``) are kept in
+``anonymous_messages``; the ``identify`` (or ``alias``) that names them turns
+them into the lead's events, scored in that request, and links the
+``anonymousId`` to the lead for later calls. Kept calls expire after
+``LEADGATE_ANONYMOUS_RETENTION_DAYS``. A call with neither a known lead nor an
+``anonymousId`` is rejected, never stored half-way. See docs/service.md for
+batch semantics.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.schemas import AccountCreate
@@ -32,13 +40,21 @@ from leadgate.common.text import parse_timestamp
 from leadgate.events.schemas import EventCreate, check_event_type
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.models import AnonymousMessage
 from leadgate.ingest.service import IngestResult, ingest_events
+from leadgate.leads.models import LeadAlias
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import find_lead, upsert_lead
 from leadgate.scorecards.service import score_leads
 from leadgate.scoring.nodes import ScoringModel
 
-__all__ = ["DEFAULT_EVENT_NAMES", "SegmentMessage", "SegmentResult", "apply_segment"]
+__all__ = [
+    "DEFAULT_EVENT_NAMES",
+    "SegmentMessage",
+    "SegmentResult",
+    "apply_segment",
+    "expire_anonymous",
+]
 
 #: Segment's spec names (and common ones) for what leadgate scores.
 DEFAULT_EVENT_NAMES: dict[str, str] = {
@@ -106,11 +122,18 @@ class SegmentMessage(BaseModel):
 
 @dataclass
 class SegmentResult:
-    """Per request: what was stored, and the messages rejected (with why)."""
+    """Per request: what was stored, what was kept for a visitor not identified yet,
+    and the messages rejected (with why)."""
 
     accepted: int = 0
+    parked: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ingest: IngestResult = field(default_factory=IngestResult)
+
+
+def _anonymous_alias(anonymous_id: str) -> str:
+    """The lead alias of a visitor's ``anonymousId`` (prefixed: never an id or email)."""
+    return f"anon:{anonymous_id.strip()}"
 
 
 def event_type_for(name: str, names: Mapping[str, str]) -> str:
@@ -134,14 +157,27 @@ def _user(message: SegmentMessage) -> str | None:
     return None if message.user_id is None else str(message.user_id).strip() or None
 
 
-def _lead_ref(session: Session, message: SegmentMessage) -> str:
+def _known_ref(session: Session, message: SegmentMessage) -> str | None:
+    """The reference of the message's lead if there is one: ``userId``, the e-mail
+    in ``context.traits``, or the lead its ``anonymousId`` was identified as."""
     candidates = [_user(message)]
     traits = message.context.get("traits")
     if isinstance(traits, dict) and isinstance(traits.get("email"), str):
         candidates.append(traits["email"])
+    if message.anonymous_id and message.anonymous_id.strip():
+        candidates.append(_anonymous_alias(message.anonymous_id))
     for ref in candidates:
-        if ref and find_lead(session, ref=ref) is not None:
-            return ref
+        if ref:
+            lead = find_lead(session, ref=ref)
+            if lead is not None:
+                return lead.id
+    return None
+
+
+def _lead_ref(session: Session, message: SegmentMessage) -> str:
+    ref = _known_ref(session, message)
+    if ref is not None:
+        return ref
     raise NotFoundError(
         f"{message.type}: no lead for userId {_user(message)!r}; send identify (with an "
         "email trait) first"
@@ -169,6 +205,53 @@ def _identify(session: Session, message: SegmentMessage, now: datetime) -> str:
         session, data=LeadCreate(**fields, attributes=attributes), now=now, actor="segment"
     )
     return lead.id
+
+
+def _link(session: Session, anonymous_id: str | None, lead_id: str, now: datetime) -> list[Any]:
+    """Link a visitor's ``anonymousId`` to a lead; returns the calls kept for it."""
+    if not anonymous_id or not anonymous_id.strip():
+        return []
+    alias = _anonymous_alias(anonymous_id)
+    existing = session.get(LeadAlias, alias)
+    if existing is None:
+        session.add(LeadAlias(alias=alias, lead_id=lead_id, created_at=now))
+    else:
+        existing.lead_id = lead_id
+    kept = list(
+        session.scalars(
+            select(AnonymousMessage)
+            .where(AnonymousMessage.anonymous_id == anonymous_id.strip())
+            .order_by(AnonymousMessage.id)
+        )
+    )
+    for row in kept:
+        session.delete(row)
+    return [row.message for row in kept]
+
+
+def _park(session: Session, message: SegmentMessage, raw: dict[str, Any], now: datetime) -> None:
+    """Keep a call of a visitor not identified yet (a redelivery is kept once)."""
+    assert message.anonymous_id is not None
+    if message.message_id is not None and session.scalar(
+        select(AnonymousMessage.id).where(AnonymousMessage.message_id == message.message_id)
+    ):
+        return
+    if message.timestamp is None and message.original_timestamp is None:
+        raw = {**raw, "timestamp": now.isoformat()}  # it happened now, not when replayed
+    session.add(
+        AnonymousMessage(
+            anonymous_id=message.anonymous_id.strip(),
+            message_id=message.message_id,
+            message=raw,
+            received_at=now,
+        )
+    )
+
+
+def expire_anonymous(session: Session, *, before: datetime) -> int:
+    """Drop kept calls received before ``before``; returns how many."""
+    result = session.execute(delete(AnonymousMessage).where(AnonymousMessage.received_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _group(session: Session, message: SegmentMessage, now: datetime) -> str:
@@ -241,16 +324,31 @@ def apply_segment(
                 message = SegmentMessage.model_validate(raw)
                 kind = message.type
                 if kind == "identify":
-                    touched.add(_identify(session, message, now))
+                    lead_id = _identify(session, message, now)
+                    touched.add(lead_id)
+                    events.extend(_replayed(session, message.anonymous_id, lead_id, names, now))
                 elif kind == "group":
                     touched.add(_group(session, message, now))
                 elif kind in ("track", "page", "screen"):
-                    ref = _lead_ref(session, message)
-                    event = _event(message, ref, names, now)
-                    # stored with the request's other events below, then scored once
-                    events.append(event)
+                    ref = _known_ref(session, message)
+                    if ref is None and message.anonymous_id and message.anonymous_id.strip():
+                        _event(message, "anonymous", names, now)  # refuse a bad call now
+                        _park(session, message, raw, now)
+                        result.parked += 1
+                    else:
+                        # stored with the request's other events below, then scored once
+                        ref = ref if ref is not None else _lead_ref(session, message)
+                        events.append(_event(message, ref, names, now))
                 elif kind == "alias":
-                    pass  # identities are merged by email on identify
+                    # previousId (the anonymous visitor) becomes the userId's lead
+                    previous = raw.get("previousId")
+                    lead = (
+                        None
+                        if message.user_id is None
+                        else find_lead(session, ref=str(message.user_id))
+                    )
+                    if isinstance(previous, str) and lead is not None:
+                        events.extend(_replayed(session, previous, lead.id, names, now))
                 else:
                     raise LeadgateError(f"unknown message type {kind!r}")
             result.accepted += 1
@@ -269,3 +367,20 @@ def apply_segment(
         _, qualified = score_leads(session, lead_ids=sorted(leftover), model=model, as_of=now)
         result.ingest.qualified.extend(qualified)
     return result
+
+
+def _replayed(
+    session: Session,
+    anonymous_id: str | None,
+    lead_id: str,
+    names: Mapping[str, str],
+    now: datetime,
+) -> list[EventCreate]:
+    """The kept calls of ``anonymous_id`` as events of ``lead_id`` (the link is made)."""
+    replayed = []
+    for stored in _link(session, anonymous_id, lead_id, now):
+        try:
+            replayed.append(_event(SegmentMessage.model_validate(stored), lead_id, names, now))
+        except (ValidationError, LeadgateError, ValueError):
+            continue  # checked when it was kept; a model change cannot lose the others
+    return replayed

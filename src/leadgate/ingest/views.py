@@ -158,4 +158,9 @@ async def batch(body: Message, request: Request, caller: IngestKey) -> dict[str,
     if context:
         messages = [{"context": context, **message} for message in messages]
     result = await _segment(request, caller, messages)
-    return {"success": True, "accepted": result.accepted, "rejected": result.rejected}
+    return {
+        "success": True,
+        "accepted": result.accepted,
+        "parked": result.parked,
+        "rejected": result.rejected,
+    }
