@@ -246,6 +246,37 @@ class TestSegment:
         events = {i["event_id"]: i["type"] for i in timeline["items"] if i["kind"] == "event"}
         assert events == {"a-1": "email.clicked", "a-2": "page.viewed", "a-3": "email.opened"}
 
+    def test_gzip_bodies_from_the_official_client_and_their_limits(self, service: Service) -> None:
+        """SDKs that compress (gzip=True) work unchanged; a body inflating past the
+        limit is 413, a corrupt one 400, and neither stores anything."""
+        import gzip
+
+        import httpx
+
+        errors: list[Any] = []
+        client = SegmentClient(
+            write_key=service.keys["ingest"],
+            host=service.url,
+            sync_mode=True,
+            gzip=True,
+            on_error=lambda error, batch: errors.append(error),
+            max_retries=0,
+        )
+        client.identify("u-9", {"email": "ota@acme.cz"})
+        client.track("u-9", "Email Link Clicked", message_id="g-1")
+        client.flush()
+        assert errors == []
+        assert _event_count(service) == 1
+        auth = httpx.BasicAuth(service.keys["ingest"], "")
+        headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        with httpx.Client(base_url=service.url, auth=auth, timeout=10) as raw:
+            bomb = gzip.compress(b'{"batch": [' + b" " * 400_000 + b"]}")
+            assert len(bomb) < 200_000
+            assert raw.post("/v1/batch", content=bomb, headers=headers).status_code == 413
+            corrupt = raw.post("/v1/batch", content=b"not gzip at all", headers=headers)
+            assert corrupt.status_code == 400
+        assert _event_count(service) == 1
+
     def test_basic_auth_single_endpoints_and_rejections(self, service: Service) -> None:
         import httpx
 

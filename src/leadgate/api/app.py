@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,10 +30,13 @@ __all__ = ["create_app"]
 
 
 class BodyLimit:
-    """Answer 413 to a request body over ``limit`` bytes, declared or streamed.
+    """Answer 413 to a request body over ``limit`` bytes, declared or streamed, and
+    inflate gzip bodies (``Content-Encoding: gzip``, as some tracking SDKs send).
 
     A declared ``Content-Length`` over the limit is refused before reading; a
-    body without one (chunked) is read up to the limit first, then handed on.
+    body without one (chunked) is read up to the limit first, then handed on. A
+    gzip body is inflated up to the limit too (a small bomb cannot expand past
+    it); a corrupt one is a 400.
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
@@ -44,13 +48,16 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = None
+        gzipped = False
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit():
                 declared = int(value)
-        if declared is not None:
-            if declared > self.limit:
-                await _too_large(self.limit, send)
-                return
+            elif name == b"content-encoding" and value.strip().lower() == b"gzip":
+                gzipped = True
+        if declared is not None and declared > self.limit:
+            await _answer(413, f"request body larger than {self.limit:,} bytes", send)
+            return
+        if declared is not None and not gzipped:
             await self.app(scope, receive, send)
             return
         chunks: list[bytes] = []
@@ -63,12 +70,29 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.limit:
-                await _too_large(self.limit, send)
+                await _answer(413, f"request body larger than {self.limit:,} bytes", send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        raw = b"".join(chunks)
+        if gzipped:
+            inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            try:
+                raw = inflater.decompress(raw, self.limit + 1)
+            except zlib.error as exc:
+                await _answer(400, f"request body is not valid gzip: {exc}", send)
+                return
+            if len(raw) > self.limit or inflater.unconsumed_tail:
+                await _answer(413, f"request body larger than {self.limit:,} bytes", send)
+                return
+            headers = [
+                (name, value)
+                for name, value in scope.get("headers", [])
+                if name not in (b"content-encoding", b"content-length")
+            ]
+            scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
+        body = {"type": "http.request", "body": raw, "more_body": False}
         await self.app(scope, _replay([body]), send)
 
 
@@ -83,10 +107,8 @@ def _replay(messages: list[Message]) -> Receive:
     return receive
 
 
-async def _too_large(limit: int, send: Send) -> None:
-    response = JSONResponse(
-        {"detail": f"request body larger than {limit:,} bytes"}, status_code=413
-    )
+async def _answer(status: int, detail: str, send: Send) -> None:
+    response = JSONResponse({"detail": detail}, status_code=status)
     await response({"type": "http"}, _no_body, send)
 
 
