@@ -29,6 +29,11 @@ def any_of(dialect: str, column: str, values: Sequence[Any]) -> tuple[str, list[
 
 
 def fetch(session: Session, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """Run ``sql`` on the session's connection (its transaction) and return the rows."""
-    connection = session.connection()
-    return [tuple(row) for row in connection.exec_driver_sql(sql, tuple(params))]
+    """Run ``sql`` on the session's connection (its transaction) and return the rows
+    as the driver returns them (plain tuples: no result wrapping per row)."""
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(sql, tuple(params))
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
