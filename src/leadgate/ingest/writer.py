@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -67,7 +68,7 @@ class GroupWriter:
     def __init__(self, service: ServiceState, *, max_events: int = 5_000) -> None:
         self.service = service
         self.max_events = max_events
-        self._pending: list[_Job] = []
+        self._pending: deque[_Job] = deque()
         self._scheduled = False
         self._queued_messages = False
         self.groups = 0
@@ -99,7 +100,7 @@ class GroupWriter:
             jobs: list[_Job] = []
             size = 0
             while self._pending and (not jobs or size < self.max_events):
-                job = self._pending.pop(0)
+                job = self._pending.popleft()
                 jobs.append(job)
                 size += job.size
             self._apply(jobs)
