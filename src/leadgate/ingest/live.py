@@ -117,12 +117,6 @@ class LiveLeads:
             resolved.setdefault(lead_id, lead)
         return resolved
 
-    def mates(self, lead: LiveLead, within: Iterable[LiveLead]) -> list[LiveLead]:
-        """``lead`` and, with roll-up groups, the leads of its account among ``within``."""
-        if not self.model.rollup_groups or lead.account_id is None:
-            return [lead]
-        return [other for other in within if other.account_id == lead.account_id]
-
     def _fingerprints(
         self,
         session: Session,
