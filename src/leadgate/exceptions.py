@@ -70,5 +70,9 @@ class TransitionError(LeadgateError):
         super().__init__(message)
 
 
+class BusyError(LeadgateError):
+    """The database stayed locked by another writer: nothing was stored, try again (503)."""
+
+
 class DemoError(LeadgateError):
     """The demo refuses to run (for example it would overwrite a real database)."""

@@ -4,25 +4,29 @@ leads kept in memory stay within their capacity."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from leadgate.actions.playbooks import default_playbooks
 from leadgate.api.deps import ServiceState
 from leadgate.common.ids import utcnow
 from leadgate.config import Settings
-from leadgate.db.engine import Database
+from leadgate.db.engine import Database, sqlite_path
 from leadgate.events.models import Event
 from leadgate.events.schemas import EventCreate
+from leadgate.exceptions import BusyError
 from leadgate.ingest import writer as writer_module
 from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.service import ingest_events
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
 from leadgate.scoring import load_model
+from tests.conftest import USING_POSTGRES
 
 MODEL = load_model(
     """
@@ -88,6 +92,43 @@ class TestGroupWriter:
             ids = set(session.scalars(select(Event.event_id)))
         assert ids == {f"w{i}" for i in range(9) if i != 4}
         assert service.writer.groups >= 8  # the retries committed one by one
+
+    @pytest.mark.skipif(USING_POSTGRES, reason="SQLite's single-writer lock")
+    def test_a_database_locked_by_another_process_answers_busy_without_storing(
+        self, db: Database, database_url: str
+    ) -> None:
+        """Another process holds the write lock past the busy timeout: every request of
+        the group is told to retry (503), at the cost of one wait, not one per request;
+        once the lock is gone the same requests are stored."""
+        with db.session() as session:
+            upsert_lead(session, data=LeadCreate(email="w0@acme.cz"), now=utcnow())
+        event.listen(db.engine, "connect", _short_busy_timeout)
+        db.engine.pool.dispose()
+        service = _service(db, database_url)
+        path = sqlite_path(database_url)
+        assert path is not None
+        holder = sqlite3.connect(path, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+
+            async def send() -> list[Any]:
+                jobs = [service.writer.events([_event(i * 3)], key_id="k") for i in range(4)]
+                return await asyncio.gather(*jobs, return_exceptions=True)
+
+            started = time.monotonic()
+            outcomes = asyncio.run(send())
+            waited = time.monotonic() - started
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert all(isinstance(outcome, BusyError) for outcome in outcomes)
+        assert waited < 4 * 0.3  # one wait for the group, not one per request
+        again = asyncio.run(service.writer.events([_event(0)], key_id="k"))
+        assert again.stored == ["w0"]
+
+
+def _short_busy_timeout(connection: Any, _record: Any) -> None:
+    connection.execute("PRAGMA busy_timeout=300")
 
 
 class TestLiveLeads:

@@ -16,7 +16,13 @@ from leadgate.api.background import Background
 from leadgate.api.deps import ServiceState
 from leadgate.config import Settings
 from leadgate.db.engine import Database
-from leadgate.exceptions import LeadgateError, ModelError, NotFoundError, TransitionError
+from leadgate.exceptions import (
+    BusyError,
+    LeadgateError,
+    ModelError,
+    NotFoundError,
+    TransitionError,
+)
 from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
 from leadgate.ingest.views import router as ingest_router
 from leadgate.ingest.views import segment_router
@@ -170,6 +176,10 @@ def create_app(
     app.include_router(reps_router)
     app.include_router(tasks_router)
     app.include_router(webhooks_router)
+
+    @app.exception_handler(BusyError)
+    async def _busy(_: Request, exc: BusyError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(TransitionError)
     async def _transition(_: Request, exc: TransitionError) -> JSONResponse:

@@ -28,12 +28,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from leadgate.common.driver_sql import any_of, fetch
 from leadgate.common.ids import utcnow
 from leadgate.events.schemas import EventCreate
-from leadgate.exceptions import LeadgateError
+from leadgate.exceptions import BusyError, LeadgateError
 from leadgate.ingest.segment import SegmentResult, apply_segment
 from leadgate.ingest.service import IngestResult, ingest_requests
 from leadgate.scorecards.service import Qualified
@@ -114,6 +115,13 @@ class GroupWriter:
                 outcomes = self._group(session, jobs, now)
         except Exception as exc:
             service.live.clear()  # the memory saw changes that were rolled back
+            if _locked(exc):
+                # another process holds the database: retrying each request alone
+                # would only wait again, once per request; all of them get a 503
+                busy = BusyError("database locked by another writer; nothing stored, retry")
+                for job in jobs:
+                    _settle(job, busy)
+                return
             if len(jobs) == 1:
                 if not isinstance(exc, LeadgateError):
                     log.exception("ingest request failed")
@@ -185,6 +193,12 @@ class GroupWriter:
                 outcomes[index] = result
         flush_natives()
         return outcomes
+
+
+def _locked(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database was locked or busy (SQLite's one writer)."""
+    text = str(exc).lower()
+    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
 
 
 def _settle(job: _Job, outcome: Any) -> None:
