@@ -346,6 +346,29 @@ class TestTransitions:
             timeline = client.get(f"/api/v1/leads/{lead_id}/timeline").json()
         assert timeline["items"][-1]["actor"] == "key:sales-test"
 
+    def test_the_funnel_report_over_rest(self, service: Service) -> None:
+        """The funnel a dashboard reads: the MQL accepted and qualified is one entry in
+        mql, sal and sql, and its handoff task is an SLA not yet due."""
+        lead_id = self._mql(service)
+        with service.client("sales") as client:
+            for target in ("sal", "sql"):
+                moved = client.post(f"/api/v1/leads/{lead_id}/transition", json={"to": target})
+                assert moved.status_code == 200, moved.text
+            report = client.get("/api/v1/reports/funnel", params={"by": "channel"})
+            assert report.status_code == 200, report.text
+            backwards = client.get(
+                "/api/v1/reports/funnel", params={"from": "2026-02-01", "to": "2026-01-01"}
+            )
+            assert backwards.status_code == 422
+        with service.client("ingest") as client:
+            assert client.get("/api/v1/reports/funnel").status_code == 403
+        body = report.json()
+        entered = {stage["stage"]: stage["entered"] for stage in body["stages"]}
+        assert (entered["mql"], entered["sal"], entered["sql"]) == (1, 1, 1)
+        assert body["mql_to_sql"]["rate"] == 1.0
+        assert body["sla"]["handoffs"] == 1 and body["sla"]["not_yet_due"] == 1
+        assert body["by"] == "channel" and body["groups"]
+
     def test_a_recycled_lead_qualifies_again(self, service: Service) -> None:
         lead_id = self._mql(service)
         with service.client("sales") as client:

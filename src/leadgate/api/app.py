@@ -27,6 +27,7 @@ from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
 from leadgate.ingest.views import router as ingest_router
 from leadgate.ingest.views import segment_router
 from leadgate.leads.views import router as leads_router
+from leadgate.reports.views import router as reports_router
 from leadgate.reps.views import router as reps_router
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.tasks.views import router as tasks_router
@@ -176,6 +177,7 @@ def create_app(
     app.include_router(reps_router)
     app.include_router(tasks_router)
     app.include_router(webhooks_router)
+    app.include_router(reports_router)
 
     @app.exception_handler(BusyError)
     async def _busy(_: Request, exc: BusyError) -> JSONResponse:
