@@ -102,6 +102,16 @@ async def load(
     return len(latencies), latencies, errors
 
 
+def opened(event_id: str, **who: str) -> dict[str, Any]:
+    """An ``email.opened`` event happening now, for ``lead_id=`` or ``email=``."""
+    return {
+        "event_id": event_id,
+        **who,
+        "type": "email.opened",
+        "occurred_at": datetime.now(UTC).isoformat(),
+    }
+
+
 def report(
     name: str, requests: int, latencies: list[float], errors: int, seconds: float, per_request: int
 ) -> dict[str, Any]:
@@ -233,42 +243,20 @@ def main() -> None:
 
         def single(index: int, n: int) -> bytes:
             i = next(counter)
-            event = {
-                "event_id": f"s{i}",
-                "lead_id": f"L{i % args.leads}",
-                "type": "email.opened",
-                "occurred_at": datetime.now(UTC).isoformat(),
-            }
-            return json.dumps(event).encode()
+            return json.dumps(opened(f"s{i}", lead_id=f"L{i % args.leads}")).encode()
 
         def batch(index: int, n: int) -> bytes:
             events = []
             for _ in range(100):
                 i = next(counter)
-                events.append(
-                    {
-                        "event_id": f"b{i}",
-                        "lead_id": f"L{i % args.leads}",
-                        "type": "email.opened",
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                )
+                events.append(opened(f"b{i}", lead_id=f"L{i % args.leads}"))
             return json.dumps({"events": events}).encode()
 
         def sessions(index: int, n: int) -> bytes:
             events = []
             for _ in range(10):
-                lead = next(counter)
-                for _ in range(10):
-                    i = next(counter)
-                    events.append(
-                        {
-                            "event_id": f"v{i}",
-                            "lead_id": f"L{lead % args.leads}",
-                            "type": "email.opened",
-                            "occurred_at": datetime.now(UTC).isoformat(),
-                        }
-                    )
+                lead = f"L{next(counter) % args.leads}"
+                events.extend(opened(f"v{next(counter)}", lead_id=lead) for _ in range(10))
             return json.dumps({"events": events}).encode()
 
         for name, path, bodies, per in (
@@ -330,27 +318,13 @@ def main() -> None:
 
             def bare_single(index: int, n: int) -> bytes:
                 i = next(counter)
-                return json.dumps(
-                    {
-                        "event_id": f"s{i}",
-                        "email": f"lead{i}@x.example",
-                        "type": "email.opened",
-                        "occurred_at": datetime.now(UTC).isoformat(),
-                    }
-                ).encode()
+                return json.dumps(opened(f"s{i}", email=f"lead{i}@x.example")).encode()
 
             def bare_batch(index: int, n: int) -> bytes:
                 events = []
                 for _ in range(100):
                     i = next(counter)
-                    events.append(
-                        {
-                            "event_id": f"b{i}",
-                            "email": f"lead{i}@x.example",
-                            "type": "email.opened",
-                            "occurred_at": datetime.now(UTC).isoformat(),
-                        }
-                    )
+                    events.append(opened(f"b{i}", email=f"lead{i}@x.example"))
                 return json.dumps({"events": events}).encode()
 
             for name, path, bodies, per in (

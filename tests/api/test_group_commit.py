@@ -31,6 +31,17 @@ def _stored(service: Service) -> int:
         return int(session.scalar(select(func.count()).select_from(Event)) or 0)
 
 
+def _p0(client: httpx.Client, kind: str) -> dict[str, Any]:
+    """Post one event of ``kind`` for the lead p0@acme.cz, now; the response body."""
+    response = client.post(
+        "/api/v1/events",
+        json={"email": "p0@acme.cz", "type": kind, "occurred_at": utcnow().isoformat()},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
 async def _post_all(service: Service, bodies: list[dict[str, Any]]) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {service.keys['ingest']}"}
     async with httpx.AsyncClient(base_url=service.url, headers=headers, timeout=30) as client:
@@ -103,14 +114,7 @@ class TestLeadsInMemory:
         """A CLI import (another process) adds a click; the next request scores both."""
         _leads(service, 1)
         with service.client("ingest") as client:
-            first = client.post(
-                "/api/v1/events",
-                json={
-                    "email": "p0@acme.cz",
-                    "type": "email.clicked",
-                    "occurred_at": utcnow().isoformat(),
-                },
-            ).json()
+            first = _p0(client, "email.clicked")
             assert first["leads"][0]["scores"]["engagement"] < 15.01
             with service.database.session() as session:
                 record_event(
@@ -120,28 +124,14 @@ class TestLeadsInMemory:
                     ),
                     received_at=utcnow(),
                 )
-            second = client.post(
-                "/api/v1/events",
-                json={
-                    "email": "p0@acme.cz",
-                    "type": "email.opened",
-                    "occurred_at": utcnow().isoformat(),
-                },
-            ).json()
+            second = _p0(client, "email.opened")
         assert second["leads"][0]["scores"]["engagement"] > 29.9  # both clicks
 
     def test_a_changed_account_counts_at_the_next_request(self, service: Service) -> None:
         """The lead joins a manufacturing account through the REST API: its fit follows."""
         _leads(service, 1)
         with service.client("ingest") as client:
-            before = client.post(
-                "/api/v1/events",
-                json={
-                    "email": "p0@acme.cz",
-                    "type": "email.opened",
-                    "occurred_at": utcnow().isoformat(),
-                },
-            ).json()
+            before = _p0(client, "email.opened")
         assert before["leads"][0]["scores"]["fit"] == 0
         with service.client("admin") as client:
             account = client.put(
@@ -153,12 +143,5 @@ class TestLeadsInMemory:
             )
             assert linked.status_code == 200, linked.text
         with service.client("ingest") as client:
-            after = client.post(
-                "/api/v1/events",
-                json={
-                    "email": "p0@acme.cz",
-                    "type": "email.opened",
-                    "occurred_at": utcnow().isoformat(),
-                },
-            ).json()
+            after = _p0(client, "email.opened")
         assert after["leads"][0]["scores"]["fit"] == 30

@@ -362,44 +362,33 @@ def upsert_scorecards(
         return
     connection = session.connection()
     dialect = connection.dialect.name
-    if dialect == "sqlite":
-        when = sqlite_time(computed_at)
-        instants: dict[datetime, str] = {}  # a group's cards share their instant
-        rows: list[tuple[object, ...]] = [
-            (
-                card.lead_id,
-                card.model_name,
-                card.model_version,
-                instants.get(card.as_of)
-                or instants.setdefault(card.as_of, sqlite_time(card.as_of)),
-                _json(card.scores),
-                card.grade,
-                card.mql,
-                _json(card.to_dict()),
-                when,
-            )
-            for card in cards
-        ]
-        connection.exec_driver_sql(_SQLITE_UPSERT, rows)
-        return
-    if dialect == "postgresql":
-        rows = [
-            (
-                card.lead_id,
-                card.model_name,
-                card.model_version,
-                card.as_of,
-                _json(card.scores),
-                card.grade,
-                card.mql,
-                _json(card.to_dict()),
-                computed_at,
-            )
-            for card in cards
-        ]
-        connection.exec_driver_sql(_POSTGRESQL_UPSERT, rows)
-        return
-    raise NotImplementedError(f"no scorecard upsert for {dialect}")
+    if dialect not in ("sqlite", "postgresql"):
+        raise NotImplementedError(f"no scorecard upsert for {dialect}")
+    instants: dict[datetime, object] = {}  # a group's cards share their instant
+
+    def instant(value: datetime) -> object:
+        if dialect == "postgresql":
+            return value
+        known = instants.get(value)
+        return known if known is not None else instants.setdefault(value, sqlite_time(value))
+
+    when = instant(computed_at)
+    rows = [
+        (
+            card.lead_id,
+            card.model_name,
+            card.model_version,
+            instant(card.as_of),
+            _json(card.scores),
+            card.grade,
+            card.mql,
+            _json(card.to_dict()),
+            when,
+        )
+        for card in cards
+    ]
+    upsert = _SQLITE_UPSERT if dialect == "sqlite" else _POSTGRESQL_UPSERT
+    connection.exec_driver_sql(upsert, rows)
 
 
 def stage_counts(session: Session) -> dict[str, int]:
