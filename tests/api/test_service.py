@@ -27,6 +27,19 @@ def _lead(service: Service, email: str = "jana@acme.cz", **extra: Any) -> dict[s
     return body
 
 
+def _segment(service: Service, errors: list[Any], **options: Any) -> SegmentClient:
+    """The official Segment client sending synchronously to the service with its
+    ingest key; delivery errors land in ``errors``."""
+    return SegmentClient(
+        write_key=service.keys["ingest"],
+        host=service.url,
+        sync_mode=True,
+        on_error=lambda error, batch: errors.append(error),
+        max_retries=0,
+        **options,
+    )
+
+
 def _event_count(service: Service) -> int:
     with service.database.session() as session:
         return int(session.scalar(select(func.count()).select_from(Event)) or 0)
@@ -162,13 +175,7 @@ class TestSegment:
     def test_the_official_client_identifies_groups_and_tracks(self, service: Service) -> None:
         """identify + group + track with segment-analytics-python: an MQL within the second."""
         errors: list[Any] = []
-        client = SegmentClient(
-            write_key=service.keys["ingest"],
-            host=service.url,
-            sync_mode=True,
-            on_error=lambda error, batch: errors.append(error),
-            max_retries=0,
-        )
+        client = _segment(service, errors)
         client.identify(
             "u-42", {"email": "Petr@Steelworks.cz", "firstName": "Petr", "title": "CTO"}
         )
@@ -213,13 +220,7 @@ class TestSegment:
         that names them turns those calls into their events and qualifies them; later
         anonymous calls go straight to the lead."""
         errors: list[Any] = []
-        client = SegmentClient(
-            write_key=service.keys["ingest"],
-            host=service.url,
-            sync_mode=True,
-            on_error=lambda error, batch: errors.append(error),
-            max_retries=0,
-        )
+        client = _segment(service, errors)
         client.track(
             event="Email Link Clicked", anonymous_id="anon-7", message_id="a-1", timestamp=None
         )
@@ -254,14 +255,7 @@ class TestSegment:
         import httpx
 
         errors: list[Any] = []
-        client = SegmentClient(
-            write_key=service.keys["ingest"],
-            host=service.url,
-            sync_mode=True,
-            gzip=True,
-            on_error=lambda error, batch: errors.append(error),
-            max_retries=0,
-        )
+        client = _segment(service, errors, gzip=True)
         client.identify("u-9", {"email": "ota@acme.cz"})
         client.track("u-9", "Email Link Clicked", message_id="g-1")
         client.flush()
