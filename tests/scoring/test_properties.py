@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import orjson
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -427,3 +428,17 @@ def test_max_count_counts_only_the_most_recent_matching_events(
         assert len(outcome.events) == min(limit, len(matching))
         assert [share.event_id for share in outcome.events] == [e.id for e in matching[:limit]]
         assert outcome.contribution == math.fsum(share.points for share in outcome.events)
+
+
+# -- (vi) the JSON the request path stores is the breakdown -------------------------------------
+
+
+@PROPERTY_SETTINGS
+@given(spec=model_specs(), lead=leads, events=event_lists())
+def test_the_stored_json_reads_back_as_the_breakdown(
+    spec: ModelSpec, lead: LeadRecord, events: list[EventRecord]
+) -> None:
+    """``to_json`` (orjson straight from the dataclasses, what the scorecard upsert
+    writes) holds exactly the data of ``to_dict`` (what the API answers)."""
+    card = evaluate(spec.model, lead, None, events, AS_OF)
+    assert orjson.loads(card.to_json()) == card.to_dict()

@@ -382,7 +382,7 @@ def upsert_scorecards(
             _json(card.scores),
             card.grade,
             card.mql,
-            _json(card.to_dict()),
+            card.to_json().decode(),
             when,
         )
         for card in cards
