@@ -35,7 +35,41 @@ class TestMigrations:
         from leadgate.db.engine import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config(second.engine)).get_current_head()
-        assert version == head == "0005"
+        assert version == head == "0006"
+
+    @pytest.mark.skipif(USING_POSTGRES, reason="migrates a database of its own from 0005")
+    def test_upgrade_counts_the_events_already_stored(self, tmp_path: Path) -> None:
+        """0006 adds ``leads.events_stored`` filled with each lead's events, so the
+        service's check against it holds for databases older than the column."""
+        from alembic import command
+
+        from leadgate.db.engine import alembic_config, make_engine, migrate
+
+        engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+        config = alembic_config(engine)
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0005")
+        stamp = "2025-01-01 00:00:00.000000"
+        with engine.begin() as connection:
+            for lead_id in ("A", "B"):
+                connection.exec_driver_sql(
+                    "INSERT INTO leads (id, email, email_key, do_not_email, do_not_call, "
+                    "attributes, stage, stage_changed_at, created_at, updated_at) "
+                    "VALUES (?, ?, ?, 0, 0, '{}', 'lead', ?, ?, ?)",
+                    (lead_id, f"{lead_id}@x.io", f"{lead_id}@x.io", stamp, stamp, stamp),
+                )
+            for number in range(3):
+                connection.exec_driver_sql(
+                    "INSERT INTO events (event_id, lead_id, type, occurred_at, properties, "
+                    "received_at) VALUES (?, 'A', 'email.opened', ?, '{}', ?)",
+                    (f"e{number}", stamp, stamp),
+                )
+        migrate(engine)
+        with engine.connect() as connection:
+            counts = connection.exec_driver_sql("SELECT id, events_stored FROM leads ORDER BY id")
+            assert [tuple(row) for row in counts] == [("A", 3), ("B", 0)]
+        engine.dispose()
 
 
 @pytest.mark.skipif(USING_POSTGRES, reason="SQLite-specific settings")

@@ -22,7 +22,7 @@ from leadgate.events.service import (
     record_event,
 )
 from leadgate.exceptions import NotFoundError
-from leadgate.leads.models import LeadAlias
+from leadgate.leads.models import Lead, LeadAlias
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
 
@@ -206,6 +206,24 @@ class TestInsertEventRows:
         with db.session() as session:
             _leads(session, "L1")
             assert insert_event_rows(session, rows=[_row("e1"), _row("e1")], received_at=T0) == 1
+
+    def test_each_lead_keeps_its_stored_event_count(self, db: Database) -> None:
+        """``leads.events_stored`` follows every insert: new rows add to their lead, and
+        a call that skipped duplicates leaves the true count, not the rows offered."""
+
+        def counts(session: Session) -> dict[str, int]:
+            rows = session.execute(select(Lead.id, Lead.events_stored))
+            return {lead_id: stored for lead_id, stored in rows}
+
+        with db.session() as session:
+            _leads(session, "L1", "L2", "L3")
+            fresh = [_row("e1"), _row("e2"), _row("e3", "L2")]
+            insert_event_rows(session, rows=fresh, received_at=T0)
+            assert counts(session) == {"L1": 2, "L2": 1, "L3": 0}
+        with db.session() as session:
+            mixed = [_row("e1"), _row("e4"), _row("e4"), _row("e5", "L2")]
+            insert_event_rows(session, rows=mixed, received_at=T0)
+            assert counts(session) == {"L1": 3, "L2": 2, "L3": 0}
 
     def test_timestamps_round_trip_as_aware_utc(self, db: Database) -> None:
         """Any offset goes in; the same instant comes out as aware UTC, microseconds kept."""

@@ -285,6 +285,7 @@ class TestMergeLeads:
                 assert find_lead(session, ref=ref) is lead, ref
             events = session.scalars(select(Event.event_id).where(Event.lead_id == "A")).all()
             assert sorted(events) == ["ea", "eb1", "eb2"]
+            assert session.scalar(select(Lead.events_stored).where(Lead.id == "A")) == 3
             history = stage_history(session, lead_id="A")
             assert [(h.from_stage, h.to_stage) for h in history] == [
                 (None, "lead"),

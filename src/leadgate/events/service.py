@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
@@ -18,7 +18,14 @@ from leadgate.exceptions import NotFoundError
 from leadgate.leads.service import find_lead
 from leadgate.scoring.records import EventRecord
 
-__all__ = ["EventRow", "insert_event_rows", "load_event_records", "record_event", "sqlite_time"]
+__all__ = [
+    "EventRow",
+    "insert_event_rows",
+    "load_event_records",
+    "record_event",
+    "recount_stored",
+    "sqlite_time",
+]
 
 #: ``(event_id, lead_id, type, occurred_at, channel, campaign, properties)``
 EventRow = tuple[str, str, str, datetime, str | None, str | None, dict[str, Any]]
@@ -94,8 +101,8 @@ def insert_event_rows(session: Session, *, rows: Sequence[EventRow], received_at
             (row[0], row[1], row[2], time_text(row[3]), row[4], row[5], json_text(row[6]), received)
             for row in rows
         ]
-        return int(connection.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
-    if dialect == "postgresql":
+        inserted = int(connection.exec_driver_sql(_SQLITE_INSERT, params).rowcount)
+    elif dialect == "postgresql":
         # psycopg's executemany reports the summed rowcount: the rows actually stored.
         received_pg = _aware(received_at)
         aware, json_text = _aware, _json_text
@@ -103,8 +110,41 @@ def insert_event_rows(session: Session, *, rows: Sequence[EventRow], received_at
             (row[0], row[1], row[2], aware(row[3]), row[4], row[5], json_text(row[6]), received_pg)
             for row in rows
         ]
-        return int(connection.exec_driver_sql(_POSTGRESQL_INSERT, params_pg).rowcount)
-    raise NotImplementedError(f"no idempotent insert for {dialect}")
+        inserted = int(connection.exec_driver_sql(_POSTGRESQL_INSERT, params_pg).rowcount)
+    else:
+        raise NotImplementedError(f"no idempotent insert for {dialect}")
+    _count_stored(session, rows, all_new=inserted == len(rows))
+    return inserted
+
+
+def _count_stored(session: Session, rows: Sequence[EventRow], *, all_new: bool) -> None:
+    """Keep ``leads.events_stored`` right after an insert: add each lead's new rows
+    when all were new (the request path's case), else count those leads again."""
+    connection = session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    per_lead = Counter(row[1] for row in rows)
+    if all_new:
+        # sorted: concurrent writers lock the rows in one order (no deadlock on PostgreSQL)
+        connection.exec_driver_sql(
+            f"UPDATE leads SET events_stored = events_stored + {mark} WHERE id = {mark}",
+            [(per_lead[lead_id], lead_id) for lead_id in sorted(per_lead)],
+        )
+    else:
+        recount_stored(session, lead_ids=sorted(per_lead))
+
+
+def recount_stored(session: Session, *, lead_ids: Sequence[str]) -> None:
+    """Set ``leads.events_stored`` of these leads from their events (after duplicates
+    were skipped, or events moved between leads)."""
+    if not lead_ids:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
+    connection.exec_driver_sql(
+        "UPDATE leads SET events_stored = "
+        f"(SELECT count(*) FROM events WHERE events.lead_id = leads.id) WHERE id = {mark}",
+        [(lead_id,) for lead_id in lead_ids],
+    )
 
 
 def record_event(session: Session, *, data: EventCreate, received_at: datetime) -> tuple[str, bool]:

@@ -7,7 +7,9 @@ from the database. Instead the service keeps each active lead's
 The memory is never trusted blindly: every use first reads the lead's
 *fingerprint* in the request's transaction (one query for all the leads of a
 group of requests): its ``updated_at``, stage, stage start, account and the
-account's ``updated_at``, its prediction, and how many events it has stored. A
+account's ``updated_at``, its prediction, and how many events it has stored
+(``leads.events_stored``, which every event writer keeps in the inserting
+transaction: the check reads one column instead of counting the events). A
 lead changed by anything else (the REST API, a CLI import in another process,
 a prediction run, a merge) no longer matches and is reloaded from the database,
 so what is scored is always what is stored.
@@ -42,8 +44,7 @@ Fingerprint = tuple[Any, ...]
 #: id, email key, then the fingerprint: what, changed, means the memory is stale
 _FINGERPRINTS = (
     "SELECT l.id, l.email_key, l.updated_at, l.stage, l.stage_changed_at, l.account_id, "
-    "a.updated_at, p.probability, p.computed_at, "
-    "(SELECT count(*) FROM events e WHERE e.lead_id = l.id) "
+    "a.updated_at, p.probability, p.computed_at, l.events_stored "
     "FROM leads l LEFT JOIN accounts a ON a.id = l.account_id "
     "LEFT JOIN predictions p ON p.lead_id = l.id WHERE "
 )
@@ -61,7 +62,7 @@ class LiveLead:
     history: LeadHistory
     #: what the database said when this was loaded (None: reload on next use)
     fingerprint: Fingerprint | None
-    #: events stored for the lead (counted into the fingerprint check)
+    #: ``leads.events_stored`` as this transaction leaves it (checked with the fingerprint)
     stored_events: int
 
 
@@ -143,7 +144,7 @@ class LiveLeads:
 
     def _refresh(self, session: Session, rows: dict[str, Any]) -> dict[str, LiveLead]:
         live: dict[str, LiveLead] = {}
-        stale: dict[str, Fingerprint] = {}
+        stale: dict[str, tuple[Fingerprint, int]] = {}
         for lead_id, row in rows.items():
             fingerprint = tuple(row[2:9])
             known = self._leads.get(lead_id)
@@ -155,7 +156,7 @@ class LiveLeads:
                 self._leads.move_to_end(lead_id)
                 live[lead_id] = known
             else:
-                stale[lead_id] = fingerprint
+                stale[lead_id] = (fingerprint, row[9])
         if stale:
             for lead in self._load(session, stale):
                 live[lead.id] = lead
@@ -165,7 +166,11 @@ class LiveLeads:
                 self._leads.popitem(last=False)
         return live
 
-    def _load(self, session: Session, stale: dict[str, Fingerprint]) -> list[LiveLead]:
+    def _load(
+        self, session: Session, stale: dict[str, tuple[Fingerprint | None, int]]
+    ) -> list[LiveLead]:
+        """Read these leads and their histories; ``stale`` gives each one's fingerprint
+        and stored-event count as this transaction read them."""
         ids = sorted(stale)
         self.loads += len(ids)
         leads = session.scalars(select(Lead).where(Lead.id.in_(ids))).all()
@@ -201,15 +206,15 @@ class LiveLeads:
                     stage_changed_at=lead.stage_changed_at,
                     account_id=lead.account_id,
                     history=history,
-                    fingerprint=stale[lead.id],
-                    stored_events=len(stored),
+                    fingerprint=stale[lead.id][0],
+                    stored_events=stale[lead.id][1],
                 )
             )
         return loaded
 
     def rebuild(self, session: Session, lead: LiveLead) -> None:
         """Re-read the lead's history in place (its counted events changed with its stage)."""
-        (fresh,) = self._load(session, {lead.id: ()})
+        (fresh,) = self._load(session, {lead.id: (None, lead.stored_events)})
         lead.history = fresh.history
         lead.stored_events = fresh.stored_events
         lead.fingerprint = None

@@ -42,6 +42,10 @@ class Lead(Base):
     stage_changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: how many events are stored for the lead, kept by every event writer in the
+    #: inserting transaction (``insert_event_rows``, merges): the service checks
+    #: its in-memory histories against it without counting events
+    events_stored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class LeadAlias(Base):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -287,6 +287,8 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
         return keep
     session.flush()
     session.execute(update(Event).where(Event.lead_id == drop.id).values(lead_id=keep.id))
+    moved = select(func.count()).where(Event.lead_id == keep.id).scalar_subquery()
+    session.execute(update(Lead).where(Lead.id == keep.id).values(events_stored=moved))
     session.execute(
         update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id)
     )
