@@ -213,7 +213,7 @@ class TestInsertEventRows:
 
         def counts(session: Session) -> dict[str, int]:
             rows = session.execute(select(Lead.id, Lead.events_stored))
-            return {lead_id: stored for lead_id, stored in rows}
+            return dict(rows.all())
 
         with db.session() as session:
             _leads(session, "L1", "L2", "L3")

@@ -18,7 +18,7 @@ so what is scored is always what is stored.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -167,7 +167,7 @@ class LiveLeads:
         return live
 
     def _load(
-        self, session: Session, stale: dict[str, tuple[Fingerprint | None, int]]
+        self, session: Session, stale: Mapping[str, tuple[Fingerprint | None, int]]
     ) -> list[LiveLead]:
         """Read these leads and their histories; ``stale`` gives each one's fingerprint
         and stored-event count as this transaction read them."""
