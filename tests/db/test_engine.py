@@ -79,6 +79,12 @@ class TestSqlite:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
 
+    def test_page_cache_and_checkpoints_suit_the_write_load(self, db: Database) -> None:
+        """A 64 MiB page cache and a checkpoint every 10,000 WAL pages (see _sqlite_pragmas)."""
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA cache_size").scalar_one() == -65536
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one() == 10000
+
     def test_zero_configuration_uses_leadgate_db_in_the_working_directory(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
