@@ -156,16 +156,19 @@ def ingest_requests(
         if isinstance(outcome, NotFoundError):
             continue
         touched: dict[str, LiveLead] = {}
+        counted: dict[str, list[EventRecord]] = {}
         for event_id, lead, event in items:
             if event_id in fresh:
                 fresh.discard(event_id)
                 outcome.stored.append(event_id)
                 lead.stored_events += 1
                 if _counts(lead, event):
-                    lead.history.add([_record(event_id, event)])
+                    counted.setdefault(lead.id, []).append(_record(event_id, event))
                 touched[lead.id] = lead
             else:
                 outcome.duplicates.append(event_id)
+        for lead_id, records in counted.items():
+            touched[lead_id].history.add(records)
         scored = _score(model, touched.values(), mates, now)
         outcome.qualified = _promote_live(session, live, everyone, scored, now, actor)
         recycled = [q.lead_id for q in outcome.qualified if q.from_stage == Stage.NURTURE.value]

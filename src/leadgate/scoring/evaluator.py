@@ -202,7 +202,7 @@ class _Partial:
         """The rule's matching events up to ``as_of`` within its window; the ``max_count``
         most recent count, each decayed by its age."""
         assert self.history is not None
-        matches = self.history.rule(rule)
+        matches = self.history.rules[id(rule)]
         end = matches.until(self.as_of)
         start = 0
         if rule.within_days is not None:

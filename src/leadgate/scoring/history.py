@@ -158,20 +158,25 @@ class LeadHistory:
 
     def add(self, events: Iterable[EventRecord]) -> None:
         """Index more events (each id once: the caller stores events idempotently)."""
-        from leadgate.scoring.evaluator import event_matches
+        from leadgate.scoring.evaluator import event_matches  # the evaluator imports us
 
         plan = _plan(self.model)
+        types, rules, tests = plan.types, self.rules, self.tests
         for event in events:
             self.size += 1
             kind = event.type
-            if kind not in plan.types:
+            if kind not in types:
                 continue
             for rule in plan.rules:
-                if kind in rule.event_types and event_matches(rule.where, self, event):
-                    self.rules[id(rule)].insert(event)
+                if kind in rule.event_types and (
+                    rule.where is None or event_matches(rule.where, self, event)
+                ):
+                    rules[id(rule)].insert(event)
             for test in plan.tests:
-                if kind in test.types and event_matches(test.where, self, event):
-                    self.tests[id(test)].insert(event)
+                if kind in test.types and (
+                    test.where is None or event_matches(test.where, self, event)
+                ):
+                    tests[id(test)].insert(event)
                 if kind in test.after:
                     first = self.firsts[id(test)]
                     if first is None or event.ts < first:

@@ -329,6 +329,15 @@ class ScoringModel:
     description: str | None = None
     lists: tuple[tuple[str, tuple[str, ...]], ...] = ()
     source: str | None = None
+    #: the groups split by kind, once (the evaluator reads them for every lead)
+    rule_groups: tuple[RuleGroup, ...] = dc_field(init=False, repr=False, compare=False)
+    rollup_groups: tuple[RollupGroup, ...] = dc_field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        rules = tuple(g for g in self.groups if isinstance(g, RuleGroup))
+        rollups = tuple(g for g in self.groups if isinstance(g, RollupGroup))
+        object.__setattr__(self, "rule_groups", rules)
+        object.__setattr__(self, "rollup_groups", rollups)
 
     @property
     def label(self) -> str:
@@ -344,14 +353,6 @@ class ScoringModel:
             if group.name == name:
                 return group
         raise KeyError(name)
-
-    @property
-    def rule_groups(self) -> tuple[RuleGroup, ...]:
-        return tuple(g for g in self.groups if isinstance(g, RuleGroup))
-
-    @property
-    def rollup_groups(self) -> tuple[RollupGroup, ...]:
-        return tuple(g for g in self.groups if isinstance(g, RollupGroup))
 
     @property
     def rules(self) -> tuple[Rule, ...]:
