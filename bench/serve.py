@@ -15,6 +15,7 @@ generator must cost less than the server it measures). Measured:
   that only inserts the event into SQLite.
 
     .venv/bin/python bench/serve.py [--seconds 10] [--connections 16] [--leads 2000]
+        [--history 0]  # events per lead before the runs: does ingest slow as leads age?
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -183,11 +184,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--leads", type=int, default=2000)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        help="events each lead already has (spread over the past 90 days) before the runs",
+    )
     parser.add_argument("--skip-bare", action="store_true")
     args = parser.parse_args()
 
     from leadgate.common.ids import utcnow
     from leadgate.db.engine import open_database
+    from leadgate.events.service import insert_event_rows
     from leadgate.keys import create_key
     from leadgate.leads.models import Lead
     from leadgate.webhooks.service import SubscriptionIn, create_subscription
@@ -218,11 +226,28 @@ def main() -> None:
             )
             for i in range(args.leads)
         )
+    for first in range(0, args.leads if args.history else 0, 50):
+        with database.session() as session:
+            past = [
+                (
+                    f"h{i}-{k}",
+                    f"L{i}",
+                    "email.opened",
+                    now - timedelta(days=90 * (k + 1) / (args.history + 1)),
+                    None,
+                    None,
+                    {},
+                )
+                for i in range(first, min(first + 50, args.leads))
+                for k in range(args.history)
+            ]
+            insert_event_rows(session, rows=past, received_at=now)
     database.dispose()
     model_file = folder / "model.yaml"
     model_file.write_text(MODEL, "utf-8")
     print(
-        f"machine: {os.cpu_count()} CPUs; database {url}; {args.leads:,} leads; "
+        f"machine: {os.cpu_count()} CPUs; database {url}; {args.leads:,} leads "
+        f"with {args.history:,} events each; "
         f"{args.connections} connections, {args.seconds:g} s per run"
     )
     port = free_port()
