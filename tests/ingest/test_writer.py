@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from leadgate.actions.playbooks import default_playbooks
 from leadgate.api.deps import ServiceState
@@ -97,38 +97,84 @@ class TestGroupWriter:
     def test_a_database_locked_by_another_process_answers_busy_without_storing(
         self, db: Database, database_url: str
     ) -> None:
-        """Another process holds the write lock past the busy timeout: every request of
-        the group is told to retry (503), at the cost of one wait, not one per request;
-        once the lock is gone the same requests are stored."""
+        """Another process holds the write lock past the writer's wait: every request of
+        the group is told to retry (503) with nothing stored; meanwhile the event loop
+        kept running (the requests waited off it); once the lock is gone the same
+        requests are stored."""
         with db.session() as session:
             upsert_lead(session, data=LeadCreate(email="w0@acme.cz"), now=utcnow())
-        event.listen(db.engine, "connect", _short_busy_timeout)
-        db.engine.pool.dispose()
         service = _service(db, database_url)
-        path = sqlite_path(database_url)
-        assert path is not None
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
+        service.writer.busy_wait = 1.0
+        holder = _hold_write_lock(database_url)
         try:
 
-            async def send() -> list[Any]:
+            async def send() -> tuple[list[Any], float]:
                 jobs = [service.writer.events([_event(i * 3)], key_id="k") for i in range(4)]
-                return await asyncio.gather(*jobs, return_exceptions=True)
+                ticker = asyncio.create_task(_longest_stall(1.2))
+                outcomes = await asyncio.gather(*jobs, return_exceptions=True)
+                return outcomes, await ticker
 
-            started = time.monotonic()
-            outcomes = asyncio.run(send())
-            waited = time.monotonic() - started
+            outcomes, stall = asyncio.run(send())
         finally:
             holder.execute("ROLLBACK")
             holder.close()
         assert all(isinstance(outcome, BusyError) for outcome in outcomes)
-        assert waited < 4 * 0.3  # one wait for the group, not one per request
+        assert service.writer.lock_waits >= 2  # it tried again while waiting
+        assert stall < 0.5  # one try holds the loop ~50 ms, never the whole second
+        with db.session() as session:
+            assert session.scalar(select(func.count()).select_from(Event)) == 0
         again = asyncio.run(service.writer.events([_event(0)], key_id="k"))
         assert again.stored == ["w0"]
 
+    @pytest.mark.skipif(USING_POSTGRES, reason="SQLite's single-writer lock")
+    def test_requests_waiting_for_a_lock_are_stored_once_it_is_released(
+        self, db: Database, database_url: str
+    ) -> None:
+        """A lock held for less than the writer's wait costs a delay, not an error: the
+        waiting requests, and those that arrived behind them, are all stored, in order."""
+        with db.session() as session:
+            upsert_lead(session, data=LeadCreate(email="w0@acme.cz"), now=utcnow())
+        service = _service(db, database_url)
+        holder = _hold_write_lock(database_url)
 
-def _short_busy_timeout(connection: Any, _record: Any) -> None:
-    connection.execute("PRAGMA busy_timeout=300")
+        async def send() -> list[Any]:
+            first = [
+                asyncio.create_task(service.writer.events([_event(i * 3)], key_id="k"))
+                for i in range(3)
+            ]
+            await asyncio.sleep(0.3)  # they are waiting for the lock now
+            later = service.writer.events([_event(9)], key_id="k")
+            holder.execute("ROLLBACK")
+            return await asyncio.gather(*first, later, return_exceptions=True)
+
+        try:
+            outcomes = asyncio.run(send())
+        finally:
+            holder.close()
+        assert [outcome.stored for outcome in outcomes] == [["w0"], ["w3"], ["w6"], ["w9"]]
+        assert service.writer.lock_waits >= 1
+
+
+def _hold_write_lock(database_url: str) -> sqlite3.Connection:
+    """Another connection (as another process would) holding SQLite's write lock."""
+    path = sqlite_path(database_url)
+    assert path is not None
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    return holder
+
+
+async def _longest_stall(seconds: float) -> float:
+    """The longest the event loop went without running this task, over ``seconds``."""
+    longest = 0.0
+    end = time.monotonic() + seconds
+    last = time.monotonic()
+    while last < end:
+        await asyncio.sleep(0.01)
+        now = time.monotonic()
+        longest = max(longest, now - last)
+        last = now
+    return longest
 
 
 class TestLiveLeads:

@@ -16,18 +16,26 @@ its 404 and writes nothing, while the others of its group are stored. When
 anything else fails, the group is rolled back and each request is retried alone,
 so one bad request can never take others down with it. A response is sent only
 after the commit that stored its events: an acknowledged event is never lost.
+
+On SQLite another process (an import, the CLI) may hold the one write lock. A
+group takes the lock first, waiting at most ``lock_try`` seconds; when it is
+taken, the queued requests wait *off* the loop (the loop keeps serving reads and
+accepting requests) and the group tries again, until ``busy_wait`` seconds have
+passed for a request: then it answers 503 with nothing stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -51,12 +59,18 @@ class KeyRevokedError(LeadgateError):
     """The request's API key was revoked after it was checked (answered 401)."""
 
 
+class _WriteLockBusyError(LeadgateError):
+    """Another connection holds SQLite's write lock; nothing was done yet."""
+
+
 @dataclass
 class _Job:
     key_id: str
     future: asyncio.Future[Any]
     events: Sequence[EventCreate] = ()
     messages: list[dict[str, Any]] | None = None
+    #: when waiting for another writer's lock stops (monotonic; set on the first wait)
+    deadline: float | None = None
 
     @property
     def size(self) -> int:
@@ -66,14 +80,25 @@ class _Job:
 class GroupWriter:
     """Apply ingest requests of one service in group commits (see the module docstring)."""
 
-    def __init__(self, service: ServiceState, *, max_events: int = 5_000) -> None:
+    def __init__(
+        self,
+        service: ServiceState,
+        *,
+        max_events: int = 5_000,
+        busy_wait: float = 10.0,
+        lock_try: float = 0.05,
+    ) -> None:
         self.service = service
         self.max_events = max_events
+        self.busy_wait = busy_wait
+        self.lock_try = lock_try
         self._pending: deque[_Job] = deque()
         self._scheduled = False
+        self._waiting = False
         self._queued_messages = False
         self.groups = 0
         self.requests = 0
+        self.lock_waits = 0
 
     async def events(self, events: Sequence[EventCreate], *, key_id: str) -> IngestResult:
         """Store native events and qualify their leads; raises the request's error."""
@@ -89,7 +114,7 @@ class GroupWriter:
 
     async def _submit(self, job: _Job) -> Any:
         self._pending.append(job)
-        if not self._scheduled:
+        if not self._scheduled and not self._waiting:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(self._drain)
         return await job.future
@@ -97,7 +122,7 @@ class GroupWriter:
     def _drain(self) -> None:
         """Apply what is queued, one group of at most ``max_events`` at a time."""
         self._scheduled = False
-        while self._pending:
+        while self._pending and not self._waiting:
             jobs: list[_Job] = []
             size = 0
             while self._pending and (not jobs or size < self.max_events):
@@ -106,13 +131,40 @@ class GroupWriter:
                 size += job.size
             self._apply(jobs)
 
+    def _wait_for_lock(self, jobs: list[_Job]) -> None:
+        """Put the group back in front of the queue and try again shortly, off the loop;
+        requests that have waited ``busy_wait`` get their 503 now."""
+        self.lock_waits += 1
+        now = time.monotonic()
+        busy = BusyError("database locked by another writer; nothing stored, retry")
+        waiting = []
+        for job in jobs:
+            if job.deadline is None:
+                job.deadline = now + self.busy_wait
+            if job.deadline <= now:
+                _settle(job, busy)
+            else:
+                waiting.append(job)
+        self._pending.extendleft(reversed(waiting))
+        if self._pending:
+            self._waiting = True
+            asyncio.get_running_loop().call_later(self.lock_try * 2, self._resume)
+
+    def _resume(self) -> None:
+        self._waiting = False
+        self._drain()
+
     def _apply(self, jobs: list[_Job]) -> None:
         service = self.service
         now = utcnow()
         self._queued_messages = False
         try:
             with service.write_lock, service.database.session() as session:
+                _take_write_lock(session.connection(), self.lock_try)
                 outcomes = self._group(session, jobs, now)
+        except _WriteLockBusyError:
+            self._wait_for_lock(jobs)  # nothing was done: the memory is still right
+            return
         except Exception as exc:
             service.live.clear()  # the memory saw changes that were rolled back
             if _locked(exc):
@@ -193,6 +245,28 @@ class GroupWriter:
                 outcomes[index] = result
         flush_natives()
         return outcomes
+
+
+def _take_write_lock(connection: Connection, seconds: float) -> None:
+    """Take SQLite's write lock now, waiting at most ``seconds`` (not the connection's
+    busy timeout: the loop would wait with it); no-op on PostgreSQL (row locks)."""
+    if connection.dialect.name != "sqlite":
+        return
+    timeout = connection.info.get("busy_timeout")
+    if timeout is None:  # the connection's own setting, read once per connection
+        timeout = connection.info["busy_timeout"] = connection.exec_driver_sql(
+            "PRAGMA busy_timeout"
+        ).scalar_one()
+    connection.exec_driver_sql(f"PRAGMA busy_timeout={max(1, round(seconds * 1000))}")
+    try:
+        # a write statement takes the lock even when it changes nothing
+        connection.exec_driver_sql("UPDATE api_keys SET id = id WHERE 0")
+    except OperationalError as exc:
+        if _locked(exc):
+            raise _WriteLockBusyError from exc
+        raise
+    finally:
+        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def _locked(exc: BaseException) -> bool:
