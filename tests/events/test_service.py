@@ -374,3 +374,31 @@ class TestLoadEventRecords:
             )
             only_l1 = load_event_records(session, lead_ids=["L1"], until=T0 + timedelta(days=1))
             assert {lead: [r.id for r in rs] for lead, rs in only_l1.items()} == {"L1": ["early"]}
+
+    def test_records_read_what_the_orm_reads(self, db: Database) -> None:
+        """Read below the ORM, every field decodes as the ORM columns do: aware UTC
+        times (an event sent with +02:00), nested and unicode JSON, integers beyond 64
+        bits, channel and campaign."""
+        odd = {"n": 2**70, "nested": {"a": [1, 2.5, None]}, "text": "Žluťoučký 🐎"}
+        zoned = datetime(2025, 3, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+        with db.session() as session:
+            _leads(session, "L1")
+            rows: list[EventRow] = [
+                ("a", "L1", "page.viewed", zoned, "web", "Jaro 🌷", odd),
+                ("b", "L1", "email.opened", T0, None, None, {}),
+            ]
+            insert_event_rows(session, rows=rows, received_at=T0)
+        with db.session() as session:
+            records = load_event_records(session, lead_ids=["L1"])["L1"]
+            stored = {event.event_id: event for event in session.scalars(select(Event))}
+        for record in records:
+            event = stored[record.id]
+            assert (record.type, record.channel, record.campaign) == (
+                event.type,
+                event.channel,
+                event.campaign,
+            )
+            assert record.ts == event.occurred_at and record.ts.tzinfo is UTC
+            assert dict(record.properties) == event.properties
+        assert [r.ts for r in records] == sorted([zoned, T0])
+        assert records[[r.id for r in records].index("a")].properties == odd

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import select
+import orjson
 from sqlalchemy.orm import Session
 
-from leadgate.events.models import Event
+from leadgate.common.driver_sql import any_of, fetch
 from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import NotFoundError
 from leadgate.leads.service import find_lead
@@ -169,30 +169,60 @@ def record_event(session: Session, *, data: EventCreate, received_at: datetime) 
 def load_event_records(
     session: Session, *, lead_ids: Iterable[str] | None = None, until: datetime | None = None
 ) -> dict[str, list[EventRecord]]:
-    """Events grouped by lead as evaluator records, oldest first."""
-    query = select(
-        Event.lead_id,
-        Event.event_id,
-        Event.type,
-        Event.occurred_at,
-        Event.properties,
-        Event.channel,
-        Event.campaign,
-    ).order_by(Event.lead_id, Event.occurred_at, Event.event_id)
+    """Events grouped by lead as evaluator records, oldest first.
+
+    Read below the ORM, as the request path's other hot statements (a lead's whole
+    history is loaded whenever the service first sees it, and for every scored read):
+    the rows are decoded here as the ORM columns would (UTC-aware times, JSON
+    properties) at a third of the cost.
+    """
+    dialect = session.get_bind().dialect.name
+    tests: list[str] = []
+    params: list[Any] = []
     if lead_ids is not None:
-        query = query.where(Event.lead_id.in_(list(lead_ids)))
+        test, values = any_of(dialect, "lead_id", sorted(set(lead_ids)))
+        tests.append(test)
+        params.extend(values)
     if until is not None:
-        query = query.where(Event.occurred_at <= until)
+        tests.append("occurred_at <= " + ("?" if dialect == "sqlite" else "%s"))
+        params.append(sqlite_time(until) if dialect == "sqlite" else _aware(until))
+    where = f" WHERE {' AND '.join(tests)}" if tests else ""
+    rows = fetch(
+        session,
+        "SELECT lead_id, event_id, type, occurred_at, properties, channel, campaign "
+        f"FROM events{where} ORDER BY lead_id, occurred_at, event_id",
+        params,
+    )
+    read_time = _read_sqlite_time if dialect == "sqlite" else _read_aware_time
+    read_json = _read_json if dialect == "sqlite" else _read_mapping
     grouped: dict[str, list[EventRecord]] = defaultdict(list)
-    for lead_id, event_id, type_, ts, properties, channel, campaign in session.execute(query):
+    for lead_id, event_id, type_, ts, properties, channel, campaign in rows:
         grouped[lead_id].append(
-            EventRecord(
-                id=event_id,
-                type=type_,
-                ts=ts,
-                properties=properties or {},
-                channel=channel,
-                campaign=campaign,
-            )
+            EventRecord(event_id, type_, read_time(ts), read_json(properties), channel, campaign)
         )
     return grouped
+
+
+def _read_sqlite_time(text: str) -> datetime:
+    """The stored UTC text (see :func:`sqlite_time`) as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _read_aware_time(value: datetime) -> datetime:
+    return value.astimezone(UTC)
+
+
+def _read_json(text: str | None) -> Mapping[str, Any]:
+    """Stored properties; orjson decodes them (json.loads for what orjson refuses, such
+    as integers beyond 64 bits)."""
+    if not text or text == "{}":
+        return {}
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def _read_mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
