@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -252,21 +253,24 @@ def _take_write_lock(connection: Connection, seconds: float) -> None:
     busy timeout: the loop would wait with it); no-op on PostgreSQL (row locks)."""
     if connection.dialect.name != "sqlite":
         return
+    # straight on the driver's connection: three statements per group, kept cheap
+    driver = connection.connection.driver_connection
+    assert driver is not None
     timeout = connection.info.get("busy_timeout")
     if timeout is None:  # the connection's own setting, read once per connection
-        timeout = connection.info["busy_timeout"] = connection.exec_driver_sql(
+        timeout = connection.info["busy_timeout"] = driver.execute(
             "PRAGMA busy_timeout"
-        ).scalar_one()
-    connection.exec_driver_sql(f"PRAGMA busy_timeout={max(1, round(seconds * 1000))}")
+        ).fetchone()[0]
+    driver.execute(f"PRAGMA busy_timeout={max(1, round(seconds * 1000))}")
     try:
         # a write statement takes the lock even when it changes nothing
-        connection.exec_driver_sql("UPDATE api_keys SET id = id WHERE 0")
-    except OperationalError as exc:
-        if _locked(exc):
+        driver.execute("UPDATE api_keys SET id = id WHERE 0")
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
             raise _WriteLockBusyError from exc
         raise
     finally:
-        connection.exec_driver_sql(f"PRAGMA busy_timeout={int(timeout)}")
+        driver.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
 
 def _locked(exc: BaseException) -> bool:
