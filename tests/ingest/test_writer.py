@@ -93,6 +93,55 @@ class TestGroupWriter:
         assert ids == {f"w{i}" for i in range(9) if i != 4}
         assert service.writer.groups >= 8  # the retries committed one by one
 
+    def test_a_lock_met_while_retrying_alone_keeps_the_order(
+        self, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A group fails and its requests are retried alone; when another writer's lock
+        appears at the first retry, that request and all after it wait and are then
+        stored in their arrival order (the failing one still fails alone)."""
+        with db.session() as session:
+            for index in range(3):
+                upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
+        real_ingest = writer_module.ingest_requests
+        real_lock = writer_module._take_write_lock
+        tries = iter(range(1000))
+
+        def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
+            if any(e.type == "boom.fail" for events in requests for e in events):
+                raise RuntimeError("disk on fire")
+            return real_ingest(session, requests=requests, **kw)
+
+        def lock(connection: Any, seconds: float) -> None:
+            if next(tries) == 1:  # the group took it; the first retry alone meets a lock
+                raise writer_module._WriteLockBusyError()
+            real_lock(connection, seconds)
+
+        monkeypatch.setattr(writer_module, "ingest_requests", failing)
+        monkeypatch.setattr(writer_module, "_take_write_lock", lock)
+        service = _service(db, database_url)
+
+        async def send() -> list[Any]:
+            jobs = [
+                service.writer.events(
+                    [_event(i, "boom.fail" if i == 2 else "email.clicked")], key_id="k"
+                )
+                for i in range(5)
+            ]
+            return await asyncio.gather(*jobs, return_exceptions=True)
+
+        outcomes = asyncio.run(send())
+        assert isinstance(outcomes[2], RuntimeError)
+        assert [o.stored for i, o in enumerate(outcomes) if i != 2] == [
+            ["w0"],
+            ["w1"],
+            ["w3"],
+            ["w4"],
+        ]
+        assert service.writer.lock_waits == 1
+        with db.session() as session:
+            order = session.scalars(select(Event.event_id).order_by(Event.pk)).all()
+        assert order == ["w0", "w1", "w3", "w4"]
+
     @pytest.mark.skipif(USING_POSTGRES, reason="SQLite's single-writer lock")
     def test_a_database_locked_by_another_process_answers_busy_without_storing(
         self, db: Database, database_url: str

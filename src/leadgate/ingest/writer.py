@@ -180,8 +180,7 @@ class GroupWriter:
                     log.exception("ingest request failed")
                 _settle(jobs[0], exc)
                 return
-            for job in jobs:
-                self._apply([job])
+            self._apply_one_by_one(jobs)
             return
         self.groups += 1
         self.requests += len(jobs)
@@ -189,6 +188,19 @@ class GroupWriter:
             service.outbox_ready.set()
         for job, outcome in zip(jobs, outcomes, strict=True):
             _settle(job, outcome)
+
+    def _apply_one_by_one(self, jobs: list[_Job]) -> None:
+        """Retry a failed group's requests alone, in order; if another writer's lock
+        appears meanwhile, the rest queue up behind the one that met it."""
+        remaining = list(jobs)
+        while remaining:
+            job = remaining.pop(0)
+            self._apply([job])
+            if self._waiting:
+                if self._pending and self._pending[0] is job:
+                    remaining.insert(0, self._pending.popleft())
+                self._pending.extendleft(reversed(remaining))
+                return
 
     def _group(self, session: Session, jobs: list[_Job], now: datetime) -> list[Any]:
         service = self.service
