@@ -234,7 +234,7 @@ class _Partial:
             "event",
             points,
             math.fsum([share.points for share in shares]),
-            True,
+            bool(shares),
             end - start,
             tuple(shares),
             rule.description,
