@@ -142,6 +142,29 @@ class TestGroupWriter:
             order = session.scalars(select(Event.event_id).order_by(Event.pk)).all()
         assert order == ["w0", "w1", "w3", "w4"]
 
+    def test_the_services_own_write_lock_is_waited_for_off_the_loop(
+        self, db: Database, database_url: str
+    ) -> None:
+        """While a REST call or the scheduler holds the service's write lock (in its
+        thread), a request waits without holding the event loop, and is stored once
+        the lock is released."""
+        with db.session() as session:
+            upsert_lead(session, data=LeadCreate(email="w0@acme.cz"), now=utcnow())
+        service = _service(db, database_url)
+        service.write_lock.acquire()
+
+        async def send() -> tuple[Any, float, bool]:
+            task = asyncio.create_task(service.writer.events([_event(0)], key_id="k"))
+            stall = await _longest_stall(0.3)
+            waited = not task.done()
+            service.write_lock.release()
+            return await task, stall, waited
+
+        result, stall, waited = asyncio.run(send())
+        assert waited and result.stored == ["w0"]
+        assert stall < 0.2
+        assert service.writer.lock_waits >= 1
+
     @pytest.mark.skipif(USING_POSTGRES, reason="SQLite's single-writer lock")
     def test_a_database_locked_by_another_process_answers_busy_without_storing(
         self, db: Database, database_url: str

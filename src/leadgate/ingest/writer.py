@@ -17,11 +17,13 @@ anything else fails, the group is rolled back and each request is retried alone,
 so one bad request can never take others down with it. A response is sent only
 after the commit that stored its events: an acknowledged event is never lost.
 
-On SQLite another process (an import, the CLI) may hold the one write lock. A
-group takes the lock first, waiting at most ``lock_try`` seconds; when it is
-taken, the queued requests wait *off* the loop (the loop keeps serving reads and
-accepting requests) and the group tries again, until ``busy_wait`` seconds have
-passed for a request: then it answers 503 with nothing stored.
+Nothing here waits for a lock on the loop. A group first takes the service's
+write lock (held by REST calls and the scheduler, in their threads) without
+waiting, then SQLite's write lock, which another process (an import, the CLI)
+may hold, waiting at most ``lock_try`` seconds. When either is taken, the
+queued requests wait *off* the loop (it keeps serving reads and accepting
+requests) and the group tries again, until ``busy_wait`` seconds have passed
+for a request: then it answers 503 with nothing stored.
 """
 
 from __future__ import annotations
@@ -132,9 +134,10 @@ class GroupWriter:
                 size += job.size
             self._apply(jobs)
 
-    def _wait_for_lock(self, jobs: list[_Job]) -> None:
-        """Put the group back in front of the queue and try again shortly, off the loop;
-        requests that have waited ``busy_wait`` get their 503 now."""
+    def _wait_for_lock(self, jobs: list[_Job], retry: float | None = None) -> None:
+        """Put the group back in front of the queue and try again in ``retry`` seconds
+        (default: twice ``lock_try``), off the loop; requests that have waited
+        ``busy_wait`` get their 503 now."""
         self.lock_waits += 1
         now = time.monotonic()
         busy = BusyError("database locked by another writer; nothing stored, retry")
@@ -149,7 +152,8 @@ class GroupWriter:
         self._pending.extendleft(reversed(waiting))
         if self._pending:
             self._waiting = True
-            asyncio.get_running_loop().call_later(self.lock_try * 2, self._resume)
+            delay = self.lock_try * 2 if retry is None else retry
+            asyncio.get_running_loop().call_later(delay, self._resume)
 
     def _resume(self) -> None:
         self._waiting = False
@@ -159,8 +163,13 @@ class GroupWriter:
         service = self.service
         now = utcnow()
         self._queued_messages = False
+        if not service.write_lock.acquire(blocking=False):
+            # a REST call or the scheduler of this process is writing (in a thread)
+            self._wait_for_lock(jobs, retry=0.005)
+            return
+        outcomes: list[Any] | None
         try:
-            with service.write_lock, service.database.session() as session:
+            with service.database.session() as session:
                 _take_write_lock(session.connection(), self.lock_try)
                 outcomes = self._group(session, jobs, now)
         except _WriteLockBusyError:
@@ -180,6 +189,10 @@ class GroupWriter:
                     log.exception("ingest request failed")
                 _settle(jobs[0], exc)
                 return
+            outcomes = None  # retried alone below, once the lock is released
+        finally:
+            service.write_lock.release()
+        if outcomes is None:
             self._apply_one_by_one(jobs)
             return
         self.groups += 1
