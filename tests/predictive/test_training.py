@@ -14,6 +14,8 @@ from leadgate.cli import app
 from leadgate.db.engine import Database
 from leadgate.demo.runner import build_demo
 from leadgate.exceptions import LeadgateError
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import upsert_lead
 from leadgate.predictive.features import build_features, outcome_labels
 from leadgate.predictive.models import Prediction
 from leadgate.predictive.training import load_model, score_leads, train_model
@@ -42,6 +44,20 @@ class TestFeatures:
         shared = early.frame.index.intersection(late.frame.index)
         assert (early.frame.loc[shared, column] <= late.frame.loc[shared, column] + 1e9).all()
         assert early.frame["lead_age_days"].min() >= 0
+
+    def test_rows_come_in_lead_id_order_whatever_the_storage_order(self, db: Database) -> None:
+        """The frame's row order feeds the split and the boosting, so it must not be the
+        table's physical order (insertion order here; PostgreSQL also moves updated rows)."""
+        with db.session() as session:
+            for number in (5, 3, 9, 1, 7):
+                upsert_lead(
+                    session,
+                    data=LeadCreate(id=f"L{number}", email=f"l{number}@acme.cz"),
+                    now=CUTOFF,
+                )
+        with db.session() as session:
+            frame = build_features(session, as_of=END).frame
+        assert list(frame.index) == ["L1", "L3", "L5", "L7", "L9"]
 
     def test_labels_exclude_leads_converted_before_as_of(self, history: str, db: Database) -> None:
         with db.session() as session:

@@ -103,8 +103,10 @@ def build_features(
         scope = Lead.id == account_of if account_id is None else Lead.account_id == account_id
         lead_query = lead_query.where(scope)
         lead_ids = list(session.scalars(select(Lead.id).where(scope)))
+    # in id order: the rows' order feeds the split and the boosting, and a table's
+    # physical order is no order (PostgreSQL moves a row on every update)
     leads = pd.DataFrame(
-        session.execute(lead_query).all(),
+        session.execute(lead_query.order_by(Lead.id)).all(),
         columns=[
             "lead_id",
             "email",
@@ -149,7 +151,8 @@ def build_features(
     events = _events(session, as_of, lead_ids)
     if event_types is None:
         counts = events["type"].value_counts() if not events.empty else pd.Series(dtype=int)
-        event_types = tuple(sorted(counts.index[:_MAX_EVENT_TYPES]))
+        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))  # ties by name
+        event_types = tuple(sorted(str(kind) for kind, _ in ranked[:_MAX_EVENT_TYPES]))
     age = (
         (stamp - events["ts"]).dt.total_seconds() / 86400
         if not events.empty
