@@ -269,13 +269,15 @@ def score_all(
 def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) -> list[Lead]:
     """The leads to evaluate together: these, plus their account mates when roll-ups
     make one lead's activity part of another's score."""
-    leads = list(session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids)))))
+    # in id order, never the table's physical order: promotions (and so round-robin
+    # owners) follow this order, and PostgreSQL moves a row on every update
+    leads = list(session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids))).order_by(Lead.id)))
     if not model.rollup_groups:
         return leads
     accounts = {lead.account_id for lead in leads if lead.account_id is not None}
     if not accounts:
         return leads
-    mates = session.scalars(select(Lead).where(Lead.account_id.in_(accounts)))
+    mates = session.scalars(select(Lead).where(Lead.account_id.in_(accounts)).order_by(Lead.id))
     return list({lead.id: lead for lead in [*leads, *mates]}.values())
 
 
