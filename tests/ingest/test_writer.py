@@ -66,26 +66,9 @@ class TestGroupWriter:
         with db.session() as session:
             for index in range(3):
                 upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
-        real = writer_module.ingest_requests
-
-        def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
-            if any(e.type == "boom.fail" for events in requests for e in events):
-                raise RuntimeError("disk on fire")
-            return real(session, requests=requests, **kw)
-
-        monkeypatch.setattr(writer_module, "ingest_requests", failing)
+        monkeypatch.setattr(writer_module, "ingest_requests", _failing_on_boom())
         service = _service(db, database_url)
-
-        async def send() -> list[Any]:
-            jobs = [
-                service.writer.events(
-                    [_event(i, "boom.fail" if i == 4 else "email.clicked")], key_id="k"
-                )
-                for i in range(9)
-            ]
-            return await asyncio.gather(*jobs, return_exceptions=True)
-
-        outcomes = asyncio.run(send())
+        outcomes = asyncio.run(_send_with_one_failing(service, count=9, failing=4))
         assert isinstance(outcomes[4], RuntimeError)
         assert all(not isinstance(o, Exception) for i, o in enumerate(outcomes) if i != 4)
         with db.session() as session:
@@ -102,34 +85,18 @@ class TestGroupWriter:
         with db.session() as session:
             for index in range(3):
                 upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
-        real_ingest = writer_module.ingest_requests
         real_lock = writer_module._take_write_lock
         tries = iter(range(1000))
-
-        def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
-            if any(e.type == "boom.fail" for events in requests for e in events):
-                raise RuntimeError("disk on fire")
-            return real_ingest(session, requests=requests, **kw)
 
         def lock(connection: Any, seconds: float) -> None:
             if next(tries) == 1:  # the group took it; the first retry alone meets a lock
                 raise writer_module._WriteLockBusyError()
             real_lock(connection, seconds)
 
-        monkeypatch.setattr(writer_module, "ingest_requests", failing)
+        monkeypatch.setattr(writer_module, "ingest_requests", _failing_on_boom())
         monkeypatch.setattr(writer_module, "_take_write_lock", lock)
         service = _service(db, database_url)
-
-        async def send() -> list[Any]:
-            jobs = [
-                service.writer.events(
-                    [_event(i, "boom.fail" if i == 2 else "email.clicked")], key_id="k"
-                )
-                for i in range(5)
-            ]
-            return await asyncio.gather(*jobs, return_exceptions=True)
-
-        outcomes = asyncio.run(send())
+        outcomes = asyncio.run(_send_with_one_failing(service, count=5, failing=2))
         assert isinstance(outcomes[2], RuntimeError)
         assert [o.stored for i, o in enumerate(outcomes) if i != 2] == [
             ["w0"],
@@ -225,6 +192,29 @@ class TestGroupWriter:
             holder.close()
         assert [outcome.stored for outcome in outcomes] == [["w0"], ["w3"], ["w6"], ["w9"]]
         assert service.writer.lock_waits >= 1
+
+
+def _failing_on_boom() -> Any:
+    """``ingest_requests`` that fails any group holding a ``boom.fail`` event."""
+    real = writer_module.ingest_requests
+
+    def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
+        if any(e.type == "boom.fail" for events in requests for e in events):
+            raise RuntimeError("disk on fire")
+        return real(session, requests=requests, **kw)
+
+    return failing
+
+
+async def _send_with_one_failing(service: ServiceState, *, count: int, failing: int) -> list[Any]:
+    """``count`` one-event requests at once, request ``failing`` carrying ``boom.fail``."""
+    jobs = [
+        service.writer.events(
+            [_event(i, "boom.fail" if i == failing else "email.clicked")], key_id="k"
+        )
+        for i in range(count)
+    ]
+    return await asyncio.gather(*jobs, return_exceptions=True)
 
 
 def _hold_write_lock(database_url: str) -> sqlite3.Connection:

@@ -291,7 +291,7 @@ def _take_write_lock(connection: Connection, seconds: float) -> None:
         # a write statement takes the lock even when it changes nothing
         driver.execute("UPDATE api_keys SET id = id WHERE 0")
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+        if _locked(exc):
             raise _WriteLockBusyError from exc
         raise
     finally:
@@ -299,9 +299,12 @@ def _take_write_lock(connection: Connection, seconds: float) -> None:
 
 
 def _locked(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database was locked or busy (SQLite's one writer)."""
+    """Whether ``exc`` (through SQLAlchemy or straight from the driver) says the database
+    was locked or busy (SQLite's one writer)."""
     text = str(exc).lower()
-    return isinstance(exc, OperationalError) and ("locked" in text or "busy" in text)
+    return isinstance(exc, (OperationalError, sqlite3.OperationalError)) and (
+        "locked" in text or "busy" in text
+    )
 
 
 def _settle(job: _Job, outcome: Any) -> None:
