@@ -16,6 +16,8 @@ generator must cost less than the server it measures). Measured:
 
     .venv/bin/python bench/serve.py [--seconds 10] [--connections 16] [--leads 2000]
         [--history 0]  # events per lead before the runs: does ingest slow as leads age?
+        [--only single|batch|sessions ...] [--skip-bare]
+        [--readers 0]  # connections reading leads meanwhile: do reads hold up ingest?
 """
 
 from __future__ import annotations
@@ -58,11 +60,18 @@ def wait_up(port: int, timeout: float = 30) -> None:
 
 
 async def _request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, path: str, body: bytes, key: str
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    path: str,
+    body: bytes | None,
+    key: str,
 ) -> int:
+    """POST ``body`` to ``path`` (GET without a body) and read the answer; its status."""
+    head = "POST" if body is not None else "GET"
+    body = body or b""
     writer.write(
         (
-            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            f"{head} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         ).encode()
         + body
@@ -78,12 +87,37 @@ async def _request(
 
 
 async def load(
-    port: int, path: str, bodies: Any, key: str, seconds: float, connections: int
-) -> tuple[int, list[float], int]:
-    """Send requests for ``seconds`` on ``connections`` keep-alive connections."""
+    port: int,
+    path: str,
+    bodies: Any,
+    key: str,
+    seconds: float,
+    connections: int,
+    reads: Any = None,
+    readers: int = 0,
+) -> tuple[int, list[float], int, list[float], int]:
+    """Send requests for ``seconds`` on ``connections`` keep-alive connections; with
+    ``readers``, as many more connections GET the paths ``reads(index, n)`` gives
+    meanwhile. Returns the requests, their latencies and errors, then the reads'
+    latencies and errors."""
     latencies: list[float] = []
+    read_latencies: list[float] = []
     errors = 0
+    read_errors = 0
     stop = time.perf_counter() + seconds
+
+    async def reader_worker(index: int) -> None:
+        nonlocal read_errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        n = 0
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            status = await _request(reader, writer, reads(index, n), None, key)
+            n += 1
+            read_latencies.append(time.perf_counter() - started)
+            if status >= 300:
+                read_errors += 1
+        writer.close()
 
     async def worker(index: int) -> None:
         nonlocal errors
@@ -99,8 +133,10 @@ async def load(
                 errors += 1
         writer.close()
 
-    await asyncio.gather(*(worker(i) for i in range(connections)))
-    return len(latencies), latencies, errors
+    await asyncio.gather(
+        *(worker(i) for i in range(connections)), *(reader_worker(i) for i in range(readers))
+    )
+    return len(latencies), latencies, errors, read_latencies, read_errors
 
 
 def opened(event_id: str, **who: str) -> dict[str, Any]:
@@ -190,7 +226,19 @@ def main() -> None:
         default=0,
         help="events each lead already has (spread over the past 90 days) before the runs",
     )
+    parser.add_argument(
+        "--readers",
+        type=int,
+        default=0,
+        help="connections reading leads (GET /api/v1/leads/ID) during each leadgate run",
+    )
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["single", "batch", "sessions"],
+        action="append",
+        help="run only these leadgate runs (repeatable; default: all three)",
+    )
     args = parser.parse_args()
 
     from leadgate.common.ids import utcnow
@@ -284,15 +332,41 @@ def main() -> None:
                 events.extend(opened(f"v{next(counter)}", lead_id=lead) for _ in range(10))
             return json.dumps({"events": events}).encode()
 
-        for name, path, bodies, per in (
-            ("leadgate single", "/api/v1/events", single, 1),
-            ("leadgate batch of 100, 100 leads", "/api/v1/events/batch", batch, 100),
-            ("leadgate batch of 100, 10 leads x 10", "/api/v1/events/batch", sessions, 100),
+        for kind, name, path, bodies, per in (
+            ("single", "leadgate single", "/api/v1/events", single, 1),
+            ("batch", "leadgate batch of 100, 100 leads", "/api/v1/events/batch", batch, 100),
+            (
+                "sessions",
+                "leadgate batch of 100, 10 leads x 10",
+                "/api/v1/events/batch",
+                sessions,
+                100,
+            ),
         ):
-            requests, latencies, errors = asyncio.run(
-                load(port, path, bodies, key, args.seconds, args.connections)
+            if args.only and kind not in args.only:
+                continue
+            requests, latencies, errors, read_latencies, read_errors = asyncio.run(
+                load(
+                    port,
+                    path,
+                    bodies,
+                    key,
+                    args.seconds,
+                    args.connections,
+                    reads=lambda index, n: f"/api/v1/leads/L{(index * 7919 + n) % args.leads}",
+                    readers=args.readers,
+                )
             )
             results.append(report(name, requests, latencies, errors, args.seconds, per))
+            if args.readers:
+                report(
+                    f"  {args.readers} readers meanwhile (GET lead)",
+                    len(read_latencies),
+                    read_latencies,
+                    read_errors,
+                    args.seconds,
+                    1,
+                )
         # the qualifying request: its task and webhook message are committed on response
         events = [
             {
@@ -356,7 +430,7 @@ def main() -> None:
                 ("bare insert single", "/api/v1/events", bare_single, 1),
                 ("bare insert batch of 100", "/api/v1/events/batch", bare_batch, 100),
             ):
-                requests, latencies, errors = asyncio.run(
+                requests, latencies, errors, _, _ = asyncio.run(
                     load(port, path, bodies, "x", args.seconds, args.connections)
                 )
                 results.append(report(name, requests, latencies, errors, args.seconds, per))

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from segment.analytics.client import Client as SegmentClient
 from sqlalchemy import func, select
 
 from leadgate.events.models import Event
 from leadgate.leads.models import Lead
-from tests.api.conftest import Service
+from tests.api.conftest import APPS, Service
 
 
 def _now(days: float = 0) -> str:
@@ -392,3 +393,35 @@ class TestTransitions:
                 },
             ).json()
         assert again["leads"][0]["stage"] == "mql"
+
+
+class TestReads:
+    def test_reads_never_wait_for_the_write_lock(self, service: Service) -> None:
+        """Every read endpoint answers while a write holds the service's write lock (the
+        scheduler, a REST write), and a write still waits for it."""
+        with service.client("admin") as client:
+            account = client.put("/api/v1/accounts", json={"domain": "acme.cz", "name": "Acme"})
+            assert account.status_code == 200, account.text
+        lead = _lead(service, account_domain="acme.cz")
+        reads = [
+            f"/api/v1/leads/{lead['id']}",
+            "/api/v1/leads/jana@acme.cz",
+            f"/api/v1/leads/{lead['id']}/timeline",
+            "/api/v1/leads?stage=lead",
+            f"/api/v1/accounts/{account.json()['id']}",
+            "/api/v1/tasks",
+            "/api/v1/reps",
+            "/api/v1/webhooks",
+            "/api/v1/webhooks/deliveries",
+        ]
+        headers = {"Authorization": f"Bearer {service.keys['admin']}"}
+        with (
+            APPS[service.url].state.leadgate.write_lock,
+            httpx.Client(base_url=service.url, headers=headers, timeout=3) as client,
+        ):
+            for path in reads:
+                response = client.get(path)
+                assert response.status_code == 200, (path, response.text)
+            assert client.get(f"/api/v1/leads/{lead['id']}").json()["account"]["name"] == "Acme"
+            with pytest.raises(httpx.ReadTimeout):
+                client.put("/api/v1/leads", json={"email": "petr@acme.cz"}, timeout=0.5)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
 
 from leadgate.config import Settings
 from leadgate.db.engine import Database, open_database, sqlite_path
@@ -141,6 +144,92 @@ class TestTimestamps:
                 )
             )
             session.flush()
+
+
+def _lead(lead_id: str) -> Lead:
+    now = datetime.now(timezone.utc)
+    return Lead(
+        id=lead_id,
+        email=f"{lead_id}@b.cz",
+        email_key=f"{lead_id}@b.cz",
+        stage="lead",
+        stage_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        attributes={},
+        do_not_email=False,
+        do_not_call=False,
+    )
+
+
+def _lead_ids(session: Session) -> list[str]:
+    return list(session.scalars(select(Lead.id).order_by(Lead.id)))
+
+
+class TestSnapshot:
+    """``Database.snapshot``: the read endpoints' read-only view of one moment."""
+
+    def test_reads_agree_while_another_writer_commits(self, db: Database) -> None:
+        """A commit made after the snapshot's first read is not seen by its later reads
+        (a lead and its events are read as of the same moment)."""
+        with db.session() as session:
+            session.add(_lead("a"))
+        reads = db.reader(pool_size=2)
+        try:
+            with reads.snapshot() as snap:
+                assert _lead_ids(snap) == ["a"]
+                with db.session() as session:
+                    session.add(_lead("b"))
+                assert _lead_ids(snap) == ["a"]
+            with reads.snapshot() as snap:
+                assert _lead_ids(snap) == ["a", "b"]
+        finally:
+            reads.dispose()
+
+    def test_a_write_is_refused_and_the_connection_goes_back_writable(
+        self, db: Database
+    ) -> None:
+        """A write inside a snapshot fails in the database and stores nothing; the same
+        pooled connection then writes again outside snapshots."""
+        reads = db.reader(pool_size=1)
+        try:
+            with pytest.raises(DBAPIError), reads.snapshot() as snap:
+                snap.add(_lead("x"))
+                snap.flush()
+            with reads.session() as session:
+                assert _lead_ids(session) == []
+                session.add(_lead("y"))
+            with db.session() as session:
+                assert _lead_ids(session) == ["y"]
+        finally:
+            reads.dispose()
+
+    def test_a_snapshot_waits_for_no_writer(self, db: Database) -> None:
+        """While another connection holds an uncommitted write, a snapshot reads at once
+        (and without that write)."""
+        with db.session() as session:
+            session.add(_lead("a"))
+        reads = db.reader(pool_size=1)
+        writer = db.engine.connect()
+        try:
+            transaction = writer.begin()
+            writer.exec_driver_sql("UPDATE leads SET stage = 'mql' WHERE id = 'a'")
+            started = time.monotonic()
+            with reads.snapshot() as snap:
+                assert snap.scalars(select(Lead.stage)).all() == ["lead"]
+            assert time.monotonic() - started < 2  # SQLite's busy timeout is 10 s
+            transaction.rollback()
+        finally:
+            writer.close()
+            reads.dispose()
+
+    def test_in_memory_sqlite_reads_through_its_own_engine(self) -> None:
+        """An in-memory database has no second way in: its reader is itself."""
+        memory = open_database("sqlite://")
+        try:
+            assert memory.reader() is memory
+        finally:
+            memory.dispose()
 
 
 class TestSettings:

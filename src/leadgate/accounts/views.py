@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from leadgate.accounts.models import Account
 from leadgate.accounts.schemas import AccountCreate, AccountRead
 from leadgate.accounts.service import upsert_account
-from leadgate.api.deps import AdminKey, SalesKey, transaction
+from leadgate.api.deps import AdminKey, SalesKey, snapshot, transaction
 from leadgate.common.ids import utcnow
 from leadgate.exceptions import NotFoundError
 
@@ -27,7 +27,7 @@ def upsert(data: AccountCreate, request: Request, caller: AdminKey) -> dict[str,
 
 @router.get("/{account_id}", summary="One account")
 def get_account(account_id: str, request: Request, caller: SalesKey) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         account = db.get(Account, account_id)
         if account is None:
             raise NotFoundError(f"no account {account_id!r}")

@@ -154,6 +154,8 @@ def create_app(
         finally:
             if workers is not None:
                 workers.stop()
+            if service.reads is not service.database:
+                service.reads.dispose()
 
     app = FastAPI(
         title="leadgate",

@@ -39,6 +39,7 @@ __all__ = [
     "ServiceState",
     "authorize",
     "require",
+    "snapshot",
     "state",
     "transaction",
 ]
@@ -106,8 +107,11 @@ class ServiceState:
     keys: KeyCache = field(default_factory=KeyCache)
     live: LiveLeads = field(init=False)
     writer: GroupWriter = field(init=False)
+    #: the same database through a pool of its own, for the read endpoints
+    reads: Database = field(init=False)
 
     def __post_init__(self) -> None:
+        self.reads = self.database.reader()
         self.live = LiveLeads(self.model, capacity=self.settings.live_leads)
         self.writer = GroupWriter(self)
 
@@ -136,6 +140,15 @@ def transaction(request: Request) -> Iterator[Session]:
     with service.write_lock, service.database.session() as db_session:
         yield db_session
     service.outbox_ready.set()
+
+
+@contextmanager
+def snapshot(request: Request) -> Iterator[Session]:
+    """A read endpoint's view: one moment of the database, read-only, without the write
+    lock (reads never wait for the ingest writer, the scheduler or a REST write, and
+    never make them wait)."""
+    with state(request).reads.snapshot() as db_session:
+        yield db_session
 
 
 def _secret(request: Request) -> str | None:

@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadgate.config import Settings, get_settings
@@ -55,20 +56,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url`` with leadgate's per-backend connection settings."""
+def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
+    """An engine for ``url`` with leadgate's per-backend connection settings
+    (``pool_size``: at most that many connections, none beyond; default: the
+    driver's pool)."""
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise ConfigError(f"invalid database URL {url!r}: {exc}") from None
+    pool: dict[str, Any] = {}
+    if pool_size is not None:
+        pool = {"pool_size": pool_size, "max_overflow": 0}
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
         if path is not None and not path.parent.exists():
             raise ConfigError(f"database folder {path.parent} does not exist")
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url, echo=echo, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **pool)
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -99,6 +105,43 @@ class Database:
         """A session whose transaction commits on success and rolls back on any error."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session over one moment of the database, never committed.
+
+        Its reads agree with each other even while writers commit, and wait for no
+        writer (nor hold one up): SQLite opens a read transaction at once, pinned to
+        its WAL snapshot by the first read; PostgreSQL runs REPEATABLE READ. A write
+        inside is refused by the database itself (``query_only``, READ ONLY).
+        """
+        with self.sessions() as session:
+            connection = session.connection()
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("PRAGMA query_only = ON")
+                try:
+                    connection.exec_driver_sql("BEGIN")
+                    yield session
+                finally:
+                    try:  # the pooled connection goes back writable
+                        connection.exec_driver_sql("PRAGMA query_only = OFF")
+                    except DBAPIError:
+                        connection.invalidate()
+            else:
+                connection.exec_driver_sql(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                )
+                yield session
+
+    def reader(self, *, pool_size: int = 8) -> Database:
+        """The same database through a pool of its own, for reads: readers waiting for
+        a connection never hold up this pool's writer. (In-memory SQLite has no
+        second way in: it is this database.)"""
+        url = self.engine.url.render_as_string(hide_password=False)
+        if self.engine.dialect.name == "sqlite" and sqlite_path(url) is None:
+            return self
+        engine = make_engine(url, echo=bool(self.engine.echo), pool_size=pool_size)
+        return Database(engine=engine, sessions=sessionmaker(engine, expire_on_commit=False))
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from leadgate.api.deps import AdminKey, SalesKey, state, transaction
+from leadgate.api.deps import AdminKey, SalesKey, snapshot, state, transaction
 from leadgate.common.ids import utcnow
 from leadgate.leads import api_service
 from leadgate.leads.schemas import LeadCreate
@@ -55,7 +55,7 @@ def list_leads(
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
     service = state(request)
-    with transaction(request) as db:
+    with snapshot(request) as db:
         return api_service.list_leads(
             db,
             model=service.model,
@@ -74,13 +74,13 @@ def list_leads(
 @router.get("/{ref}", summary="One lead by id or email, scored as of now")
 def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     service = state(request)
-    with transaction(request) as db:
+    with snapshot(request) as db:
         return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())
 
 
 @router.get("/{ref}/timeline", summary="Events and stage changes in time order")
 def timeline(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         return api_service.timeline(db, ref=ref)
 
 

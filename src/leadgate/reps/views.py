@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from leadgate.api.deps import AdminKey, SalesKey, transaction
+from leadgate.api.deps import AdminKey, SalesKey, snapshot, transaction
 from leadgate.common.ids import utcnow
 from leadgate.reps.service import RepIn, list_reps, rep_dict, upsert_rep
 
@@ -24,5 +24,5 @@ def put_rep(data: RepIn, request: Request, caller: AdminKey) -> dict[str, Any]:
 
 @router.get("", summary="All reps")
 def get_reps(request: Request, caller: SalesKey) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         return {"reps": [rep_dict(rep) for rep in list_reps(db)]}

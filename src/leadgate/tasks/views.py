@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from leadgate.api.deps import SalesKey, transaction
+from leadgate.api.deps import SalesKey, snapshot, transaction
 from leadgate.common.ids import utcnow
 from leadgate.tasks.service import complete_task, list_tasks, task_dict
 
@@ -24,7 +24,7 @@ def get_tasks(
     lead_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         tasks = list_tasks(db, owner=owner, status=status, lead_id=lead_id, limit=limit)
         return {"tasks": [task_dict(task) for task in tasks]}
 

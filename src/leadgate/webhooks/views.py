@@ -7,7 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
-from leadgate.api.deps import AdminKey, transaction
+from leadgate.api.deps import AdminKey, snapshot, transaction
 from leadgate.common.ids import utcnow
 from leadgate.webhooks.models import OutboxMessage, Subscription
 from leadgate.webhooks.service import (
@@ -37,7 +37,7 @@ def post_subscription(data: SubscriptionIn, request: Request, caller: AdminKey) 
 
 @router.get("", summary="Subscriptions (without secrets)")
 def get_subscriptions(request: Request, caller: AdminKey) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         rows = db.scalars(select(Subscription).order_by(Subscription.created_at))
         return {
             "webhooks": [
@@ -54,7 +54,7 @@ def get_deliveries(
     lead_id: str | None = Query(None, max_length=64),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    with transaction(request) as db:
+    with snapshot(request) as db:
         rows = list_deliveries(db, status=status, lead_id=lead_id, limit=limit)
         return {"deliveries": [delivery_dict(d, m) for d, m in rows]}
 
