@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 import time
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -147,7 +147,7 @@ class TestTimestamps:
 
 
 def _lead(lead_id: str) -> Lead:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return Lead(
         id=lead_id,
         email=f"{lead_id}@b.cz",
@@ -186,9 +186,7 @@ class TestSnapshot:
         finally:
             reads.dispose()
 
-    def test_a_write_is_refused_and_the_connection_goes_back_writable(
-        self, db: Database
-    ) -> None:
+    def test_a_write_is_refused_and_the_connection_goes_back_writable(self, db: Database) -> None:
         """A write inside a snapshot fails in the database and stores nothing; the same
         pooled connection then writes again outside snapshots."""
         reads = db.reader(pool_size=1)
