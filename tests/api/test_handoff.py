@@ -121,6 +121,18 @@ def test_segment_calls_to_an_owned_mql_with_a_task_and_a_verified_webhook(
     with service.client("admin") as client:
         deliveries = client.get("/api/v1/webhooks/deliveries").json()["deliveries"]
     assert [d["status"] for d in deliveries] == ["delivered"]
+    # the lead's timeline tells the whole story in order
+    with service.client("sales") as client:
+        items = client.get("/api/v1/leads/jan@tatra.cz/timeline").json()["items"]
+    kinds = [item["kind"] for item in items]
+    qualified = kinds.index("stage_change", kinds.index("event"))
+    assert items[qualified]["to"] == "mql"
+    assert kinds[qualified + 1 :] == ["task", "webhook"]
+    assert items[qualified + 1]["id"] == task["id"] and items[qualified + 1]["status"] == "open"
+    webhook = items[qualified + 2]
+    assert webhook["event_type"] == "lead.mql" and webhook["status"] == "delivered"
+    times = [datetime.fromisoformat(item["at"]) for item in items]
+    assert times == sorted(times)
 
 
 def test_failed_deliveries_retry_with_backoff_then_dead_letter_and_replay(

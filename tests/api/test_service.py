@@ -154,8 +154,35 @@ class TestQualificationWithinTheRequest:
         assert detail["scores"]["engagement"] == pytest.approx(39.65, abs=0.1)  # decayed since
         assert detail["scorecard"]["rules"]
         kinds = [item["kind"] for item in timeline["items"]]
-        assert kinds.count("event") == 2 and kinds[-1] == "stage_change"
-        assert timeline["items"][-1]["to"] == "mql"
+        assert kinds.count("event") == 2 and kinds[-2:] == ["stage_change", "task"]
+        assert timeline["items"][-2]["to"] == "mql"
+        assert timeline["items"][-1]["id"] == detail["tasks"][0]["id"]
+
+    def test_the_timeline_pages_the_latest_items(self, service: Service) -> None:
+        """``limit`` keeps the latest items, still oldest first, and ``more`` says that
+        older ones exist."""
+        _lead(service)
+        with service.client("ingest") as client:
+            for day in (5, 4, 3, 2, 1):
+                response = client.post(
+                    "/api/v1/events",
+                    json={
+                        "event_id": f"open-{day}",
+                        "email": "jana@acme.cz",
+                        "type": "email.opened",
+                        "occurred_at": _now(day),
+                    },
+                )
+                assert response.status_code == 200, response.text
+        with service.client("sales") as client:
+            page = client.get("/api/v1/leads/jana@acme.cz/timeline?limit=3").json()
+            whole = client.get("/api/v1/leads/jana@acme.cz/timeline").json()
+            assert client.get("/api/v1/leads/jana@acme.cz/timeline?limit=0").status_code == 422
+        # the lead's creation (its first stage change) is the newest item
+        assert [i.get("event_id") for i in page["items"]] == ["open-2", "open-1", None]
+        assert page["more"] is True
+        assert len(whole["items"]) == 6 and whole["more"] is False
+        assert whole["items"][-3:] == page["items"]
 
     def test_a_redelivered_event_is_stored_once(self, service: Service) -> None:
         _lead(service)

@@ -14,12 +14,14 @@ from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.schemas import LeadCreate
-from leadgate.leads.service import change_stage, find_lead, stage_history, upsert_lead
+from leadgate.leads.service import change_stage, find_lead, upsert_lead
 from leadgate.lifecycle import Stage, allowed_targets, check_transition
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import evaluate_leads, score_leads
 from leadgate.scoring.nodes import ScoringModel
+from leadgate.tasks.models import Task
 from leadgate.tasks.service import list_tasks, task_dict
+from leadgate.webhooks.service import delivery_dict, list_deliveries
 
 __all__ = ["lead_detail", "list_leads", "timeline", "transition", "upsert"]
 
@@ -162,11 +164,25 @@ def list_leads(
     }
 
 
-def timeline(session: Session, *, ref: str) -> dict[str, Any]:
-    """Events and stage changes of a lead, oldest first."""
+def timeline(session: Session, *, ref: str, limit: int = 1000) -> dict[str, Any]:
+    """A lead's story, oldest first: its events, stage changes, tasks and webhook
+    deliveries, the latest ``limit`` of them (``more``: older ones exist).
+
+    At the same instant an event comes before the stage change it caused, the change
+    before the task and the webhook its handoff created. Each kind is read newest
+    first and at most ``limit`` + 1 rows, so a lead with a long history costs no
+    more than the page it asked for.
+    """
     lead = _lead(session, ref)
+    rows = limit + 1
     items: list[tuple[datetime, int, dict[str, Any]]] = []
-    for event in session.scalars(select(Event).where(Event.lead_id == lead.id)):
+    events = session.scalars(
+        select(Event)
+        .where(Event.lead_id == lead.id)
+        .order_by(Event.occurred_at.desc(), Event.received_at.desc(), Event.event_id.desc())
+        .limit(rows)
+    )
+    for event in events:
         items.append(
             (
                 event.occurred_at,
@@ -176,11 +192,19 @@ def timeline(session: Session, *, ref: str) -> dict[str, Any]:
                     "at": event.occurred_at.isoformat(),
                     "type": event.type,
                     "event_id": event.event_id,
+                    "channel": event.channel,
+                    "campaign": event.campaign,
                     "properties": event.properties or {},
                 },
             )
         )
-    for change in stage_history(session, lead_id=lead.id):
+    changes = session.scalars(
+        select(StageChange)
+        .where(StageChange.lead_id == lead.id)
+        .order_by(StageChange.at.desc(), StageChange.id.desc())
+        .limit(rows)
+    )
+    for change in changes:
         items.append(
             (
                 change.at,
@@ -195,8 +219,40 @@ def timeline(session: Session, *, ref: str) -> dict[str, Any]:
                 },
             )
         )
+    tasks = session.scalars(
+        select(Task)
+        .where(Task.lead_id == lead.id)
+        .order_by(Task.created_at.desc(), Task.id.desc())
+        .limit(rows)
+    )
+    for task in tasks:
+        items.append(
+            (
+                task.created_at,
+                2,
+                {"kind": "task", "at": task.created_at.isoformat(), **task_dict(task)},
+            )
+        )
+    for delivery, message in list_deliveries(session, lead_id=lead.id, limit=rows):
+        items.append(
+            (
+                delivery.created_at,
+                3,
+                {
+                    "kind": "webhook",
+                    "at": delivery.created_at.isoformat(),
+                    **delivery_dict(delivery, message),
+                },
+            )
+        )
+    # stable: within a kind and instant, the order read (newest first) is reversed below
+    items.reverse()
     items.sort(key=lambda item: (item[0], item[1]))
-    return {"lead_id": lead.id, "items": [item for _, _, item in items]}
+    return {
+        "lead_id": lead.id,
+        "items": [item for _, _, item in items[-limit:]],
+        "more": len(items) > limit,
+    }
 
 
 def transition(

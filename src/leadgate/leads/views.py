@@ -78,10 +78,18 @@ def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
         return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())
 
 
-@router.get("/{ref}/timeline", summary="Events and stage changes in time order")
-def timeline(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
+@router.get(
+    "/{ref}/timeline",
+    summary="Events, stage changes, tasks and webhook deliveries in time order",
+)
+def timeline(
+    ref: str,
+    request: Request,
+    caller: SalesKey,
+    limit: int = Query(1000, ge=1, le=10_000, description="The latest items to return"),
+) -> dict[str, Any]:
     with snapshot(request) as db:
-        return api_service.timeline(db, ref=ref)
+        return api_service.timeline(db, ref=ref, limit=limit)
 
 
 @router.post("/{ref}/transition", summary="Move a lead (409 with the allowed targets)")
