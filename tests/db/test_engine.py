@@ -174,7 +174,7 @@ class TestSnapshot:
         (a lead and its events are read as of the same moment)."""
         with db.session() as session:
             session.add(_lead("a"))
-        reads = db.reader(pool_size=2)
+        reads = db.with_own_pool(pool_size=2)
         try:
             with reads.snapshot() as snap:
                 assert _lead_ids(snap) == ["a"]
@@ -189,7 +189,7 @@ class TestSnapshot:
     def test_a_write_is_refused_and_the_connection_goes_back_writable(self, db: Database) -> None:
         """A write inside a snapshot fails in the database and stores nothing; the same
         pooled connection then writes again outside snapshots."""
-        reads = db.reader(pool_size=1)
+        reads = db.with_own_pool(pool_size=1)
         try:
             with pytest.raises(DBAPIError), reads.snapshot() as snap:
                 snap.add(_lead("x"))
@@ -207,7 +207,7 @@ class TestSnapshot:
         (and without that write)."""
         with db.session() as session:
             session.add(_lead("a"))
-        reads = db.reader(pool_size=1)
+        reads = db.with_own_pool(pool_size=1)
         writer = db.engine.connect()
         try:
             transaction = writer.begin()
@@ -225,7 +225,7 @@ class TestSnapshot:
         """An in-memory database has no second way in: its reader is itself."""
         memory = open_database("sqlite://")
         try:
-            assert memory.reader() is memory
+            assert memory.with_own_pool() is memory
         finally:
             memory.dispose()
 

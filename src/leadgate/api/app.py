@@ -154,8 +154,9 @@ def create_app(
         finally:
             if workers is not None:
                 workers.stop()
-            if service.reads is not service.database:
-                service.reads.dispose()
+            for pool in (service.reads, service.writes):
+                if pool is not service.database:
+                    pool.dispose()
 
     app = FastAPI(
         title="leadgate",

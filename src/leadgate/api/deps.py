@@ -109,9 +109,12 @@ class ServiceState:
     writer: GroupWriter = field(init=False)
     #: the same database through a pool of its own, for the read endpoints
     reads: Database = field(init=False)
+    #: the ingest writer's own connection (its SQLite ``data_version`` counts the others')
+    writes: Database = field(init=False)
 
     def __post_init__(self) -> None:
-        self.reads = self.database.reader()
+        self.reads = self.database.with_own_pool()
+        self.writes = self.database.with_own_pool(pool_size=1)
         self.live = LiveLeads(self.model, capacity=self.settings.live_leads)
         self.writer = GroupWriter(self)
 

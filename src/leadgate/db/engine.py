@@ -133,10 +133,11 @@ class Database:
                 )
                 yield session
 
-    def reader(self, *, pool_size: int = 8) -> Database:
-        """The same database through a pool of its own, for reads: readers waiting for
-        a connection never hold up this pool's writer. (In-memory SQLite has no
-        second way in: it is this database.)"""
+    def with_own_pool(self, *, pool_size: int = 8) -> Database:
+        """The same database through a pool of its own (at most ``pool_size``
+        connections): the service's readers waiting for a connection never hold up
+        its writers, and its ingest writer keeps one connection to itself. (In-memory
+        SQLite has no second way in: it is this database.)"""
         url = self.engine.url.render_as_string(hide_password=False)
         if self.engine.dialect.name == "sqlite" and sqlite_path(url) is None:
             return self

@@ -13,6 +13,12 @@ transaction: the check reads one column instead of counting the events). A
 lead changed by anything else (the REST API, a CLI import in another process,
 a prediction run, a merge) no longer matches and is reloaded from the database,
 so what is scored is always what is stored.
+
+The check can be skipped when the caller knows nothing else has written to the
+database since the memory was last checked (the service's writer learns it from
+SQLite's ``data_version``; see :meth:`LiveLeads.distrust`): every kept lead
+carries the *epoch* in which it was last checked, and only leads checked in the
+current epoch, under references resolved in it, are taken on trust.
 """
 
 from __future__ import annotations
@@ -64,6 +70,8 @@ class LiveLead:
     fingerprint: Fingerprint | None
     #: ``leads.events_stored`` as this transaction leaves it (checked with the fingerprint)
     stored_events: int
+    #: the :class:`LiveLeads` epoch in which it was last checked against the database
+    epoch: int = -1
 
 
 class LiveLeads:
@@ -77,6 +85,12 @@ class LiveLeads:
         self.capacity = capacity
         self._leads: OrderedDict[str, LiveLead] = OrderedDict()
         self.loads = 0
+        #: bumped whenever the database may have changed behind the memory's back
+        self._epoch = 0
+        #: reference (id, email, alias) -> lead id, as resolved in this epoch
+        self._refs: dict[str, str] = {}
+        #: references resolved from memory without reading the database
+        self.trusted = 0
 
     def __len__(self) -> int:
         return len(self._leads)
@@ -85,13 +99,50 @@ class LiveLeads:
         """Forget everything (after a rolled-back transaction, whose changes were applied
         to the memory already)."""
         self._leads.clear()
+        self.distrust()
 
-    def resolve(self, session: Session, refs: Iterable[str]) -> dict[str, LiveLead]:
+    def distrust(self) -> None:
+        """The database may have changed behind the memory's back (another connection
+        committed, or this transaction changed leads other than by adding events):
+        every kept lead is checked, and every reference resolved, again before use."""
+        self._epoch += 1
+        self._refs.clear()
+
+    def resolve(
+        self, session: Session, refs: Iterable[str], *, trusted: bool = False
+    ) -> dict[str, LiveLead]:
         """The lead of each reference (id, email in any case, or a merged lead's alias)
         that exists, checked against the database; with roll-up groups, the leads of
-        the same accounts are returned too (under their ids)."""
-        session.flush()  # the fingerprints are read below the ORM: it must see its changes
+        the same accounts are returned too (under their ids).
+
+        ``trusted``: the caller knows that nothing has written to the database since
+        the last :meth:`distrust` but this memory's own transactions, so a reference
+        already resolved in this epoch to a lead checked in it is taken from memory
+        without a query (without roll-up groups, whose account mates are always read).
+        """
         wanted = {ref.strip() for ref in refs if ref and ref.strip()}
+        known: dict[str, LiveLead] = {}
+        if trusted and not self.model.rollup_groups:
+            for ref in wanted:
+                lead = self._leads.get(self._refs.get(ref, ""))
+                if lead is not None and lead.fingerprint is not None and lead.epoch == self._epoch:
+                    known[ref] = lead
+                    self._leads.move_to_end(lead.id)
+            self.trusted += len(known)
+            wanted -= known.keys()
+        if not wanted:
+            for lead in list(known.values()):
+                known.setdefault(lead.id, lead)
+            return known
+        resolved = self._check(session, wanted)
+        for ref, lead in known.items():
+            resolved[ref] = lead
+            resolved.setdefault(lead.id, lead)
+        return resolved
+
+    def _check(self, session: Session, wanted: set[str]) -> dict[str, LiveLead]:
+        """:meth:`resolve` through the database: fingerprints read, stale leads reloaded."""
+        session.flush()  # the fingerprints are read below the ORM: it must see its changes
         rows = self._fingerprints(session, ids=wanted, emails={ref.lower() for ref in wanted})
         by_id = {row[0]: row for row in rows}
         by_email = {row[1]: row[0] for row in rows}
@@ -113,6 +164,9 @@ class LiveLeads:
                 for row in self._fingerprints(session, ids=set(), emails=set(), accounts=accounts):
                     by_id.setdefault(row[0], row)
         live = self._refresh(session, by_id)
+        if len(self._refs) > 4 * self.capacity:
+            self._refs.clear()
+        self._refs.update(found)
         resolved = {ref: live[lead_id] for ref, lead_id in found.items()}
         for lead_id, lead in live.items():
             resolved.setdefault(lead_id, lead)
@@ -154,6 +208,7 @@ class LiveLeads:
                 and known.stored_events == row[9]
             ):
                 self._leads.move_to_end(lead_id)
+                known.epoch = self._epoch
                 live[lead_id] = known
             else:
                 stale[lead_id] = (fingerprint, row[9])
@@ -208,6 +263,7 @@ class LiveLeads:
                     history=history,
                     fingerprint=stale[lead.id][0],
                     stored_events=stale[lead.id][1],
+                    epoch=self._epoch,
                 )
             )
         return loaded

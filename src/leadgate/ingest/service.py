@@ -95,6 +95,7 @@ def ingest_requests(
     actor: str | None = None,
     live: LiveLeads | None = None,
     on_qualified: Callable[[Sequence[Qualified]], None] | None = None,
+    trusted: bool = False,
 ) -> list[IngestResult | NotFoundError]:
     """Apply several requests in one transaction, as if one after the other.
 
@@ -104,12 +105,13 @@ def ingest_requests(
     request naming an unknown lead gets its NotFoundError and writes nothing,
     and each request's lead states are those right after its own events.
     ``on_qualified`` runs after each request's promotions (the handoff).
+    ``trusted``: see :meth:`LiveLeads.resolve`.
     """
     if live is None:
         live = LiveLeads(model, capacity=max(1, sum(len(r) for r in requests)))
     actor = actor or f"system:{model.label}"
     refs = {_ref(event) for events in requests for event in events}
-    leads = live.resolve(session, refs)
+    leads = live.resolve(session, refs, trusted=trusted)
     outcomes: list[IngestResult | NotFoundError] = []
     accepted: list[list[tuple[str, LiveLead, EventCreate]]] = []
     for events in requests:

@@ -24,6 +24,14 @@ may hold, waiting at most ``lock_try`` seconds. When either is taken, the
 queued requests wait *off* the loop (it keeps serving reads and accepting
 requests) and the group tries again, until ``busy_wait`` seconds have passed
 for a request: then it answers 503 with nothing stored.
+
+The writer has a connection of its own. On SQLite, ``PRAGMA data_version`` on it
+tells whether any other connection (a REST write, the scheduler, another
+process) has committed since the writer's last commit; while none has, the
+leads it keeps in memory are known to match the database and are used without
+reading their fingerprints (:meth:`LiveLeads.resolve`). Anything else (a Segment
+message, which may create or change leads; a handoff, whose actions may change
+leads and accounts; a failed group; PostgreSQL) makes the memory checked again.
 """
 
 from __future__ import annotations
@@ -102,6 +110,8 @@ class GroupWriter:
         self.groups = 0
         self.requests = 0
         self.lock_waits = 0
+        #: the writer's connection and its ``data_version`` after its last commit
+        self._seen: tuple[object, int] | None = None
 
     async def events(self, events: Sequence[EventCreate], *, key_id: str) -> IngestResult:
         """Store native events and qualify their leads; raises the request's error."""
@@ -168,14 +178,24 @@ class GroupWriter:
             self._wait_for_lock(jobs, retry=0.005)
             return
         outcomes: list[Any] | None
+        seen = None
         try:
-            with service.database.session() as session:
-                _take_write_lock(session.connection(), self.lock_try)
+            with service.writes.session() as session:
+                connection = session.connection()
+                _take_write_lock(connection, self.lock_try)
+                if service.writes is not service.database:  # a connection of its own
+                    seen = _data_version(connection)
+                if seen is None or self._seen is None or seen[0] is not self._seen[0]:
+                    service.live.distrust()
+                elif seen[1] != self._seen[1]:
+                    service.live.distrust()  # another connection committed
                 outcomes = self._group(session, jobs, now)
+            self._seen = seen
         except _WriteLockBusyError:
             self._wait_for_lock(jobs)  # nothing was done: the memory is still right
             return
         except Exception as exc:
+            self._seen = None
             service.live.clear()  # the memory saw changes that were rolled back
             if _locked(exc):
                 # another process holds the database: retrying each request alone
@@ -236,6 +256,8 @@ class GroupWriter:
             if changes:
                 service.handoff(session, changes, now)
                 self._queued_messages = True
+                # playbook actions may change other leads or their accounts
+                service.live.distrust()
 
         def flush_natives() -> None:
             if not natives:
@@ -247,6 +269,7 @@ class GroupWriter:
                 now=now,
                 live=service.live,
                 on_qualified=handoff,
+                trusted=True,  # the memory's epoch says what may be trusted
             )
             for index, result in zip(natives, results, strict=True):
                 outcomes[index] = result
@@ -268,9 +291,21 @@ class GroupWriter:
                     live=service.live,
                 )
                 handoff(result.ingest.qualified)
+                # identify, group and merges change leads under the memory
+                service.live.distrust()
                 outcomes[index] = result
         flush_natives()
         return outcomes
+
+
+def _data_version(connection: Connection) -> tuple[object, int] | None:
+    """The driver connection with its SQLite ``data_version``, which changes when any
+    other connection commits; None elsewhere (PostgreSQL has no such counter)."""
+    if connection.dialect.name != "sqlite":
+        return None
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    return driver, int(driver.execute("PRAGMA data_version").fetchone()[0])
 
 
 def _take_write_lock(connection: Connection, seconds: float) -> None:
