@@ -185,10 +185,9 @@ class GroupWriter:
                 _take_write_lock(connection, self.lock_try)
                 if service.writes is not service.database:  # a connection of its own
                     seen = _data_version(connection)
-                if seen is None or self._seen is None or seen[0] is not self._seen[0]:
+                if seen is None or seen != self._seen:
+                    # another connection committed (or the writer cannot tell)
                     service.live.distrust()
-                elif seen[1] != self._seen[1]:
-                    service.live.distrust()  # another connection committed
                 outcomes = self._group(session, jobs, now)
             self._seen = seen
         except _WriteLockBusyError:
