@@ -107,26 +107,30 @@ class TestSqlite:
         assert sqlite_path("postgresql+psycopg://u@h/db") is None
 
 
+def _lead(lead_id: str, at: datetime | None = None) -> Lead:
+    """A lead row whose times are all ``at`` (default: now)."""
+    at = at or datetime.now(UTC)
+    return Lead(
+        id=lead_id,
+        email=f"{lead_id}@b.cz",
+        email_key=f"{lead_id}@b.cz",
+        stage="lead",
+        stage_changed_at=at,
+        created_at=at,
+        updated_at=at,
+        attributes={},
+        do_not_email=False,
+        do_not_call=False,
+    )
+
+
 class TestTimestamps:
     def test_aware_times_round_trip_as_utc(self, db: Database) -> None:
         """A time written in +02:00 reads back as the same instant in UTC."""
         prague = timezone(timedelta(hours=2))
         written = datetime(2026, 6, 1, 12, 30, 15, 123456, tzinfo=prague)
         with db.session() as session:
-            session.add(
-                Lead(
-                    id="l1",
-                    email="a@b.cz",
-                    email_key="a@b.cz",
-                    stage="lead",
-                    stage_changed_at=written,
-                    created_at=written,
-                    updated_at=written,
-                    attributes={},
-                    do_not_email=False,
-                    do_not_call=False,
-                )
-            )
+            session.add(_lead("l1", at=written))
         with db.session() as session:
             read = session.scalars(select(Lead.stage_changed_at)).one()
         assert read == written
@@ -144,22 +148,6 @@ class TestTimestamps:
                 )
             )
             session.flush()
-
-
-def _lead(lead_id: str) -> Lead:
-    now = datetime.now(UTC)
-    return Lead(
-        id=lead_id,
-        email=f"{lead_id}@b.cz",
-        email_key=f"{lead_id}@b.cz",
-        stage="lead",
-        stage_changed_at=now,
-        created_at=now,
-        updated_at=now,
-        attributes={},
-        do_not_email=False,
-        do_not_call=False,
-    )
 
 
 def _lead_ids(session: Session) -> list[str]:
