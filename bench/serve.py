@@ -180,6 +180,27 @@ groups:
 mql: {score: engagement, gte: 35}
 """
 
+def bench_leads(count: int, now: datetime) -> list[Any]:
+    """``count`` leads ``L0``... in stage ``lead``, 300 companies' e-mail domains."""
+    from leadgate.leads.models import Lead
+
+    return [
+        Lead(
+            id=f"L{i}",
+            email=f"lead{i}@acme{i % 300}.example",
+            email_key=f"lead{i}@acme{i % 300}.example",
+            stage="lead",
+            stage_changed_at=now,
+            created_at=now,
+            updated_at=now,
+            do_not_email=False,
+            do_not_call=False,
+            attributes={},
+        )
+        for i in range(count)
+    ]
+
+
 BARE_APP = textwrap.dedent(
     """
     import sqlite3, threading, json
@@ -245,7 +266,6 @@ def main() -> None:
     from leadgate.db.engine import open_database
     from leadgate.events.service import insert_event_rows
     from leadgate.keys import create_key
-    from leadgate.leads.models import Lead
     from leadgate.webhooks.service import SubscriptionIn, create_subscription
 
     folder = Path(tempfile.mkdtemp(prefix="leadgate-bench-serve-"))
@@ -259,21 +279,7 @@ def main() -> None:
             data=SubscriptionIn(url="http://127.0.0.1:9/hook", events=["lead.mql"]),
             now=now,
         )
-        session.add_all(
-            Lead(
-                id=f"L{i}",
-                email=f"lead{i}@acme{i % 300}.example",
-                email_key=f"lead{i}@acme{i % 300}.example",
-                stage="lead",
-                stage_changed_at=now,
-                created_at=now,
-                updated_at=now,
-                do_not_email=False,
-                do_not_call=False,
-                attributes={},
-            )
-            for i in range(args.leads)
-        )
+        session.add_all(bench_leads(args.leads, now))
     for first in range(0, args.leads if args.history else 0, 50):
         with database.session() as session:
             past = [

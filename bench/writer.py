@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serve import MODEL  # the model of bench/serve.py
+from serve import MODEL, bench_leads  # the model and leads of bench/serve.py
 
 
 def main() -> None:
@@ -43,7 +43,6 @@ def main() -> None:
     from leadgate.events.schemas import EventCreate
     from leadgate.ingest.live import LiveLeads
     from leadgate.ingest.service import ingest_requests
-    from leadgate.leads.models import Lead
     from leadgate.scoring import load_model
 
     gc.set_threshold(50_000, 20, 100)  # as `leadgate serve` does
@@ -51,21 +50,7 @@ def main() -> None:
     database = open_database(f"sqlite:///{folder / 'writer.db'}")
     now = utcnow()
     with database.session() as session:
-        session.add_all(
-            Lead(
-                id=f"L{i}",
-                email=f"lead{i}@acme{i % 300}.example",
-                email_key=f"lead{i}@acme{i % 300}.example",
-                stage="lead",
-                stage_changed_at=now,
-                created_at=now,
-                updated_at=now,
-                do_not_email=False,
-                do_not_call=False,
-                attributes={},
-            )
-            for i in range(args.leads)
-        )
+        session.add_all(bench_leads(args.leads, now))
     model = load_model(MODEL)
     live = LiveLeads(model)
     counter = iter(range(10**9))
