@@ -180,6 +180,7 @@ groups:
 mql: {score: engagement, gte: 35}
 """
 
+
 def bench_leads(count: int, now: datetime) -> list[Any]:
     """``count`` leads ``L0``... in stage ``lead``, 300 companies' e-mail domains."""
     from leadgate.leads.models import Lead
