@@ -7,8 +7,15 @@ taken on trust as the writer does while nothing else writes. A few groups warm
 the memory first. Prints events per second; run it alternately against another
 tree (``PYTHONPATH=OTHER/src``) to compare two versions on a noisy machine.
 
+With ``--cold`` every event is for a lead the memory has not seen yet (a restart,
+or a lead base larger than the memory), so each one is loaded from the database.
+With ``--floor`` it then times only the SQL those groups must run (events, the
+leads' event counters, the scorecards as the writer stored them), with every row
+encoded beforehand: the floor under any request path on this schema, and the
+writer's share of it.
+
     .venv/bin/python bench/writer.py [--groups 40] [--requests 16] [--events 100]
-        [--leads 2000] [--untrusted]
+        [--leads 2000] [--untrusted] [--cold] [--floor]
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ import json
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -36,7 +45,19 @@ def main() -> None:
     parser.add_argument(
         "--untrusted", action="store_true", help="check every kept lead (as on PostgreSQL)"
     )
+    parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="then run only the SQL each group must run, with its rows built beforehand",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="every event for a lead not in memory yet (a restart, a large lead base)",
+    )
     args = parser.parse_args()
+    if args.cold:  # enough leads that none gets a second event
+        args.leads = max(args.leads, (args.groups + 2) * args.requests * args.events)
 
     from leadgate.common.ids import utcnow
     from leadgate.db.engine import open_database
@@ -73,6 +94,8 @@ def main() -> None:
         return requests
 
     warm = -(-args.leads // (args.requests * args.events)) + 1
+    if args.cold:  # no warm-up: the memory starts empty and fills as it goes
+        warm = 2
     prepared = [group() for _ in range(args.groups + warm)]
 
     def apply(requests: list[list[EventCreate]]) -> None:
@@ -93,18 +116,88 @@ def main() -> None:
         apply(requests)
     seconds = time.perf_counter() - started
     events = args.groups * args.requests * args.events
-    print(
-        json.dumps(
-            {
-                "name": "writer alone"
-                + (", untrusted" if args.untrusted else "")
-                + f", groups of {args.requests} x {args.events}",
-                "events_per_second": round(events / seconds),
-                "ms_per_group": round(seconds / args.groups * 1000, 1),
-            }
+    writer = {
+        "name": "writer alone"
+        + (", untrusted" if args.untrusted else "")
+        + (", cold leads" if args.cold else "")
+        + f", groups of {args.requests} x {args.events}",
+        "events_per_second": round(events / seconds),
+        "ms_per_group": round(seconds / args.groups * 1000, 1),
+    }
+    print(json.dumps(writer))
+    if args.floor:
+        floor = sql_floor(database, folder, prepared[warm:], leads=args.leads)
+        print(
+            json.dumps(
+                {
+                    "name": "SQL floor: the same groups' statements, rows built beforehand",
+                    "events_per_second": round(events / floor),
+                    "ms_per_group": round(floor / args.groups * 1000, 1),
+                    "writer_share_of_floor": round(floor / seconds, 3),
+                }
+            )
         )
-    )
     database.dispose()
+
+
+def sql_floor(written: Any, folder: Path, groups: list[Any], *, leads: int) -> float:
+    """Seconds that only the writes of ``groups`` take in a fresh database: the event
+    insert, the leads' event counters and the scorecard upsert, each one statement
+    per group as the writer runs them, with every row (the scorecards as the writer
+    stored them, breakdown included) encoded before the clock starts. No part of
+    leadgate's request path can be faster than this."""
+    from leadgate.common.ids import utcnow
+    from leadgate.db.engine import open_database
+    from leadgate.events.service import _SQLITE_INSERT, _json_text, sqlite_time
+    from leadgate.scorecards.service import _SQLITE_UPSERT
+
+    with written.session() as session:
+        cards = {
+            row[0]: row
+            for row in session.connection().exec_driver_sql(
+                "SELECT lead_id, model_name, model_version, as_of, scores, grade, mql, "
+                "breakdown, computed_at FROM scorecards"
+            )
+        }
+    database = open_database(f"sqlite:///{folder / 'floor.db'}")
+    now = utcnow()
+    with database.session() as session:
+        session.add_all(bench_leads(leads, now))
+    received = sqlite_time(now)
+    prepared = []
+    for requests in groups:
+        events = [event for request in requests for event in request]
+        prepared.append(
+            (
+                [
+                    (
+                        e.event_id,
+                        e.lead_id,
+                        e.type,
+                        sqlite_time(e.occurred_at),
+                        e.channel,
+                        e.campaign,
+                        _json_text(e.properties),
+                        received,
+                    )
+                    for e in events
+                ],
+                [(n, lead_id) for lead_id, n in sorted(Counter(e.lead_id for e in events).items())],
+                [tuple(cards[lead_id]) for lead_id in sorted({e.lead_id for e in events})],
+            )
+        )
+    started = time.perf_counter()
+    for rows, counts, upserts in prepared:
+        with database.session() as session:
+            connection = session.connection()
+            connection.exec_driver_sql(_SQLITE_INSERT, rows)
+            connection.exec_driver_sql(
+                "UPDATE leads SET events_stored = events_stored + ? WHERE id = ?", counts
+            )
+            connection.exec_driver_sql(_SQLITE_UPSERT, upserts)
+    seconds = time.perf_counter() - started
+    database.dispose()
+    return seconds
 
 
 if __name__ == "__main__":

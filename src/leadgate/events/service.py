@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-import orjson
 from sqlalchemy.orm import Session
 
-from leadgate.common.driver_sql import any_of, fetch
+from leadgate.common.driver_sql import any_of, fetch, json_reader, time_reader
 from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import NotFoundError
 from leadgate.leads.service import find_lead
@@ -192,36 +191,10 @@ def load_event_records(
         f"FROM events{where} ORDER BY lead_id, occurred_at, event_id",
         params,
     )
-    read_time = _read_sqlite_time if dialect == "sqlite" else _read_aware_time
-    read_json = _read_json if dialect == "sqlite" else _read_mapping
+    read_time, read_json = time_reader(dialect), json_reader(dialect)
     grouped: dict[str, list[EventRecord]] = defaultdict(list)
     for lead_id, event_id, type_, ts, properties, channel, campaign in rows:
         grouped[lead_id].append(
             EventRecord(event_id, type_, read_time(ts), read_json(properties), channel, campaign)
         )
     return grouped
-
-
-def _read_sqlite_time(text: str) -> datetime:
-    """The stored UTC text (see :func:`sqlite_time`) as an aware UTC datetime."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-def _read_aware_time(value: datetime) -> datetime:
-    return value.astimezone(UTC)
-
-
-def _read_json(text: str | None) -> Mapping[str, Any]:
-    """Stored properties; orjson decodes them (json.loads for what orjson refuses, such
-    as integers beyond 64 bits)."""
-    if not text or text == "{}":
-        return {}
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        value = json.loads(text)
-    return value if isinstance(value, dict) else {}
-
-
-def _read_mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}

@@ -29,17 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadgate.accounts.models import Account
 from leadgate.common.driver_sql import any_of, fetch
 from leadgate.events.service import load_event_records
-from leadgate.leads.models import Lead
 from leadgate.leads.service import find_lead
 from leadgate.lifecycle import Stage
-from leadgate.predictive.models import Prediction
-from leadgate.scorecards.service import account_record, counted_events, lead_record
+from leadgate.scorecards.service import counted_since
+from leadgate.scorecards.stored_records import load_stored_leads
 from leadgate.scoring.history import LeadHistory
 from leadgate.scoring.nodes import ScoringModel
 
@@ -228,41 +225,27 @@ class LiveLeads:
         and stored-event count as this transaction read them."""
         ids = sorted(stale)
         self.loads += len(ids)
-        leads = session.scalars(select(Lead).where(Lead.id.in_(ids))).all()
-        account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
-        accounts = {
-            account.id: account
-            for account in session.scalars(select(Account).where(Account.id.in_(account_ids)))
-        }
-        predicted: dict[str, float] = {
-            row.lead_id: row.probability
-            for row in session.execute(
-                select(Prediction.lead_id, Prediction.probability).where(
-                    Prediction.lead_id.in_(ids)
-                )
-            )
-        }
+        session.flush()  # read below the ORM: it must see the ORM's pending changes
+        stored = load_stored_leads(session, lead_ids=ids)
         events = load_event_records(session, lead_ids=ids)
         loaded = []
-        for lead in leads:
-            account = accounts.get(lead.account_id) if lead.account_id is not None else None
-            stored = events.get(lead.id, [])
+        for lead_id, lead in stored.items():
             history = LeadHistory(
                 self.model,
-                lead_record(lead, predicted.get(lead.id)),
-                account_record(account) if account is not None else None,
-                counted_events(lead, stored),
+                lead.record,
+                lead.account,
+                counted_since(lead.stage, lead.stage_changed_at, events.get(lead_id, [])),
             )
             loaded.append(
                 LiveLead(
-                    id=lead.id,
-                    email=lead.email,
+                    id=lead_id,
+                    email=lead.record.email or "",
                     stage=lead.stage,
                     stage_changed_at=lead.stage_changed_at,
-                    account_id=lead.account_id,
+                    account_id=lead.record.account_id,
                     history=history,
-                    fingerprint=stale[lead.id][0],
-                    stored_events=stale[lead.id][1],
+                    fingerprint=stale[lead_id][0],
+                    stored_events=stale[lead_id][1],
                     epoch=self._epoch,
                 )
             )

@@ -34,6 +34,7 @@ __all__ = [
     "ScoreRun",
     "account_record",
     "counted_events",
+    "counted_since",
     "evaluate_leads",
     "lead_record",
     "predictions_by_lead",
@@ -155,10 +156,16 @@ def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
     than on the engagement sales already judged. Once it qualifies again its
     whole history counts again (the scorecard stored with the move says so).
     """
-    if lead.stage != Stage.NURTURE.value:
+    return counted_since(lead.stage, lead.stage_changed_at, events)
+
+
+def counted_since(
+    stage: str, stage_changed_at: datetime, events: list[EventRecord]
+) -> list[EventRecord]:
+    """:func:`counted_events` of a lead in ``stage`` since ``stage_changed_at``."""
+    if stage != Stage.NURTURE.value:
         return events
-    since = lead.stage_changed_at
-    return [event for event in events if event.ts > since]
+    return [event for event in events if event.ts > stage_changed_at]
 
 
 def _evaluate(
