@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadgate.common.driver_sql import any_of, fetch
@@ -255,10 +256,11 @@ def _promote_live(
     ]
     if not candidates:
         return []
-    stored = [session.get(Lead, card.lead_id) for card in candidates]
-    qualified, _ = promote(
-        session, [lead for lead in stored if lead is not None], candidates, as_of, actor
-    )
+    # one query for all of them (the kept leads are not in the session's identity map)
+    stored = session.scalars(
+        select(Lead).where(Lead.id.in_([card.lead_id for card in candidates]))
+    ).all()
+    qualified, _ = promote(session, stored, candidates, as_of, actor)
     for item in qualified:
         live.moved(by_id[item.lead_id], stage=Stage.MQL, at=as_of)
     return qualified
