@@ -2,10 +2,11 @@
 
 The service loads a lead whenever it first sees it: after a restart, or when
 events arrive for one of many leads that are not kept in memory. Through the
-ORM that meant three queries and a mapped object per lead, which cost more than
-scoring it. Here one statement reads each lead with its account and prediction,
-and the rows are decoded as the ORM columns would decode them (a test holds the
-result equal to :func:`~leadgate.scorecards.service.lead_record` and
+ORM that took three queries a group and a mapped object for every lead, which
+together cost more than scoring the leads. Here one statement reads the leads
+with their accounts and predictions, and the rows are decoded as the ORM
+columns would decode them (a test holds the result equal to
+:func:`~leadgate.scorecards.service.lead_record` and
 :func:`~leadgate.scorecards.service.account_record` on every engine).
 """
 
