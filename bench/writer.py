@@ -163,6 +163,8 @@ def sql_floor(written: Any, folder: Path, groups: list[Any], *, leads: int) -> f
     now = utcnow()
     with database.session() as session:
         session.add_all(bench_leads(leads, now))
+    with database.session() as session:  # the scorecards exist already, as for the writer
+        session.connection().exec_driver_sql(_SQLITE_UPSERT, [tuple(c) for c in cards.values()])
     received = sqlite_time(now)
     prepared = []
     for requests in groups:
