@@ -109,6 +109,9 @@ class TestLoadStoredLeads:
         assert set(loaded) == {full_id, bare_id}
         assert loaded[full_id].record.attributes["big"] == 2**70
         assert loaded[full_id].record.predicted == 0.8125
+        # 1 == True: equality above would not notice SQLite's integers passed through
+        assert loaded[full_id].record.do_not_email is True
+        assert loaded[full_id].record.do_not_call is False
         assert loaded[bare_id].stage == Stage.NURTURE.value
         assert loaded[bare_id].stage_changed_at == NOW + timedelta(microseconds=7)
 
