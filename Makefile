@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# parallel test workers (pytest-xdist): one per core by default
+TEST_WORKERS ?= auto
 
 .PHONY: demo test lint format typecheck bench clean
 
@@ -18,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/leadgate demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

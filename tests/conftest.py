@@ -1,16 +1,27 @@
 """Shared fixtures: a fresh database per test (SQLite file, or PostgreSQL when
 ``LEADGATE_DATABASE_URL`` points at one), a CLI runner bound to it, and the
-guard that makes a run executing no test fail."""
+guard that makes a run executing no test fail.
+
+Runs in parallel (pytest-xdist, ``-n auto``): on PostgreSQL each worker gets a
+database of its own, ``<database>_<worker>`` (created when missing, so the role
+needs CREATEDB). A PostgreSQL run executes only the tests that use a database:
+the others do not depend on the backend and ran in the SQLite pass
+(``LEADGATE_TEST_EVERYTHING=1`` runs them anyway).
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
+
+# as the leadgate command does: LightGBM's OpenMP threads sleep while they wait
+# (parallel workers share the cores); set before anything loads lightgbm
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from typer.testing import CliRunner
 
 from leadgate.db.engine import Database, make_engine, migrate, open_database
@@ -20,10 +31,46 @@ REPO = Path(__file__).resolve().parents[1]
 DATASETS = REPO.parent / "shared" / "datasets"
 _PG_URL = os.environ.get("LEADGATE_DATABASE_URL", "")
 USING_POSTGRES = _PG_URL.startswith(("postgresql", "postgres://"))
+#: The fixture every test that touches a database depends on.
+_DATABASE_FIXTURE = "_template"
+
+
+def _worker_database(url: str) -> str:
+    """The PostgreSQL database of this xdist worker (``url`` itself outside xdist),
+    created when it does not exist yet."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    base = make_url(url)
+    mine = base.set(database=f"{base.database}_{worker}")
+    engine = make_engine(base.render_as_string(hide_password=False))
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            exists = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                {"name": mine.database},
+            ).scalar()
+            if not exists:
+                conn.execute(text(f'CREATE DATABASE "{mine.database}"'))
+    finally:
+        engine.dispose()
+    return mine.render_as_string(hide_password=False)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that use a database (the rest ran on SQLite)."""
+    if not USING_POSTGRES or os.environ.get("LEADGATE_TEST_EVERYTHING") == "1":
+        return
+    agnostic = [item for item in items if _DATABASE_FIXTURE not in item.fixturenames]
+    if agnostic:
+        config.hook.pytest_deselected(items=agnostic)
+        items[:] = [item for item in items if _DATABASE_FIXTURE in item.fixturenames]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A run that executed no test is a failure, never a silent pass."""
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller counts every worker's results
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     passed = len(reporter.stats.get("passed", [])) if reporter is not None else 0
     if exitstatus == 0 and passed == 0:
@@ -38,13 +85,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database to copy (SQLite) or to truncate between tests (PostgreSQL)."""
     if USING_POSTGRES:
-        engine = make_engine(_PG_URL)
+        url = _worker_database(_PG_URL)
+        engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
             conn.execute(text("CREATE SCHEMA public"))
         migrate(engine)
         engine.dispose()
-        return _PG_URL
+        return url
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)

@@ -103,7 +103,8 @@ def _print(report: ImportReport, as_json: bool) -> None:
     if report.rejected > 10:
         console.print(f"  ... and {report.rejected - 10:,} more")
     if report.rejects_path:
-        console.print(f"rejected rows written to [bold]{report.rejects_path}[/]")
+        # soft wrap: a path broken over lines cannot be copied
+        console.print(f"rejected rows written to [bold]{report.rejects_path}[/]", soft_wrap=True)
 
 
 @app.command("leads")
