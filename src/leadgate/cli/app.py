@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from leadgate.cli import (
     backtest_cmd,
     demo_cmd,
+    handoff_cmd,
     imports_cmd,
     keys_cmd,
     leads_cmd,
@@ -33,6 +36,7 @@ app.add_typer(imports_cmd.app, name="import")
 app.add_typer(predict_cmd.app, name="predict")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(handoff_cmd.app, name="handoff")
 app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)
@@ -45,4 +49,8 @@ app.command("serve")(serve_cmd.serve)
 
 def main() -> None:
     """Console-script entry point."""
+    # LightGBM's OpenMP threads sleep instead of spinning while they wait (set before
+    # it loads; an explicit OMP_WAIT_POLICY wins): spinning makes training 4-10x
+    # slower whenever anything else runs on the machine
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     app()

@@ -20,8 +20,7 @@ from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
 from leadgate.lifecycle import Stage, check_transition
-from leadgate.predictive.models import Prediction
-from leadgate.scorecards.models import StoredScorecard
+from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.records import email_domain
 
 __all__ = [
