@@ -39,12 +39,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
@@ -52,16 +53,41 @@ from sqlalchemy.orm import Session
 
 from leadgate.common.driver_sql import any_of, fetch
 from leadgate.common.ids import utcnow
+from leadgate.db.engine import Database
 from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import BusyError, LeadgateError
+from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.segment import SegmentResult, apply_segment
 from leadgate.ingest.service import IngestResult, ingest_requests
+from leadgate.leads.models import StageChange
 from leadgate.scorecards.service import Qualified
+from leadgate.scoring.nodes import ScoringModel
 
-if TYPE_CHECKING:
-    from leadgate.api.deps import ServiceState
+__all__ = ["GroupWriter", "KeyRevokedError", "WriterHost"]
 
-__all__ = ["GroupWriter", "KeyRevokedError"]
+
+class _ForgetsKeys(Protocol):
+    def forget(self, key_ids: Iterable[str]) -> None: ...
+
+
+class WriterHost(Protocol):
+    """What the writer needs from the running service (``api.deps.ServiceState``
+    provides it; tests may pass anything shaped so)."""
+
+    model: ScoringModel
+    event_names: dict[str, str]
+    database: Database
+    writes: Database
+    live: LiveLeads
+    write_lock: threading.Lock
+    outbox_ready: threading.Event
+
+    @property
+    def keys(self) -> _ForgetsKeys: ...
+
+    def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
+        """Run the handoff of these stage entries in ``session``'s transaction."""
+
 
 log = logging.getLogger("leadgate.serve")
 
@@ -93,7 +119,7 @@ class GroupWriter:
 
     def __init__(
         self,
-        service: ServiceState,
+        service: WriterHost,
         *,
         max_events: int = 5_000,
         busy_wait: float = 10.0,
