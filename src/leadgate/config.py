@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     model_path: Path | None = Field(
         default=None, description="Scoring model used when a command gets no --model."
     )
+    playbooks_path: Path | None = Field(
+        default=None,
+        description="Handoff playbooks used when a command gets no --playbooks "
+        "(default: the shipped playbooks).",
+    )
     sql_echo: bool = False
     max_body_bytes: int = Field(
         default=2_000_000, ge=1_000, description="Largest request body the service accepts (413)."

@@ -23,9 +23,9 @@ from leadgate.common.ids import utcnow
 from leadgate.exceptions import UnsupportedConstructError
 from leadgate.ingest.segment import expire_anonymous
 from leadgate.leads.models import Lead
-from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
-from leadgate.scorecards.service import evaluate_leads, score_leads
+from leadgate.qualification.service import enter_stage, qualify_leads
+from leadgate.scorecards.service import evaluate_leads
 from leadgate.tasks.service import escalate_overdue
 from leadgate.webhooks.worker import deliver_due
 
@@ -72,10 +72,14 @@ def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500
         counts["qualified"] = 0
         for start in range(0, len(ids), chunk):
             with service.write_lock, service.database.session() as session:
-                _, batch = score_leads(
-                    session, lead_ids=ids[start : start + chunk], model=service.model, as_of=now
+                _, batch = qualify_leads(
+                    session,
+                    lead_ids=ids[start : start + chunk],
+                    model=service.model,
+                    as_of=now,
+                    handoff=service.handoff_policy,
+                    now=now,
                 )
-                service.handoff(session, [q.change for q in batch if q.change], now)
                 counts["qualified"] += len(batch)
     with service.write_lock, service.database.session() as session:
         if settings.mql_expiry_days is not None:
@@ -92,7 +96,7 @@ def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500
             )
             decayed = {card.lead_id for card in cards if not card.mql}
             changes = [
-                change_stage(
+                enter_stage(
                     session,
                     lead=lead,
                     to=Stage.NURTURE,
@@ -100,11 +104,12 @@ def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500
                     at=now,
                     reason=f"expired: not accepted in {settings.mql_expiry_days:g} days "
                     "and no longer meets the MQL definition",
+                    model=service.model,
+                    handoff=service.handoff_policy,
                 )
                 for lead in stale
                 if lead.id in decayed
             ]
-            service.handoff(session, changes, now)
             counts["expired"] = len(changes)
     service.outbox_ready.set()
     return counts

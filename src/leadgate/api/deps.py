@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from leadgate.actions.playbooks import Playbooks
-from leadgate.actions.runner import handoff
 from leadgate.config import Settings
 from leadgate.db.engine import Database
 from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.writer import GroupWriter
 from leadgate.keys.service import Scope, allows, authenticate
 from leadgate.leads.models import StageChange
+from leadgate.qualification.handoff import HandoffPolicy, hand_off
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = [
@@ -118,16 +118,13 @@ class ServiceState:
         self.live = LiveLeads(self.model, capacity=self.settings.live_leads)
         self.writer = GroupWriter(self)
 
+    @property
+    def handoff_policy(self) -> HandoffPolicy:
+        return HandoffPolicy(playbooks=self.playbooks, fallback_owner=self.settings.fallback_owner)
+
     def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
         """Playbooks and stage-change messages for ``changes``, in the same transaction."""
-        if changes:
-            handoff(
-                session,
-                changes=changes,
-                playbooks=self.playbooks,
-                now=now,
-                fallback_owner=self.settings.fallback_owner,
-            )
+        hand_off(session, changes=changes, policy=self.handoff_policy, now=now)
 
 
 def state(request: Request) -> ServiceState:

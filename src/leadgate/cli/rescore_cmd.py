@@ -29,10 +29,13 @@ from leadgate.cli.output import (
     parse_as_of,
     resolve_model,
 )
+from leadgate.common.ids import utcnow
 from leadgate.config import Settings
 from leadgate.engines.runner import ENGINES, rescore_files
 from leadgate.exceptions import LeadgateError
-from leadgate.rescoring import RescorePlan, apply_plan, plan_rescore
+from leadgate.qualification import HandoffPlan, HandoffPolicy
+from leadgate.qualification.rescore import apply_rescore, plan_rescore_handoff
+from leadgate.rescoring import RescorePlan, plan_rescore
 from leadgate.scoring import load_model_file
 
 __all__ = ["rescore"]
@@ -92,6 +95,17 @@ def rescore(
         "--demote",
         help="Database: also move MQLs that no longer meet the definition to nurture.",
     ),
+    handoff: bool = typer.Option(
+        True,
+        "--handoff/--no-handoff",
+        help="Database: run the playbooks of every stage entry applied (default; the dry "
+        "run shows how many), or record them as skipped for `leadgate handoff release`.",
+    ),
+    playbooks_file: Path | None = typer.Option(
+        None,
+        "--playbooks",
+        help="Handoff playbooks YAML (default: LEADGATE_PLAYBOOKS_PATH or the shipped ones).",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Rescore every lead: files in, one row per lead out; or the database, diff first."""
@@ -100,7 +114,16 @@ def rescore(
             raise LeadgateError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
         if events is None and leads is None and out is None and accounts is None:
             _rescore_database(
-                model_file, as_of, engine, spark_master, dry_run, yes, demote, as_json
+                model_file,
+                as_of,
+                engine,
+                spark_master,
+                dry_run,
+                yes,
+                demote,
+                handoff,
+                playbooks_file,
+                as_json,
             )
             return
         missing = [
@@ -116,8 +139,10 @@ def rescore(
         ]
         if missing:
             raise LeadgateError(f"rescoring files needs {', '.join(missing)}")
-        if dry_run or yes or demote:
-            raise LeadgateError("--dry-run, --yes and --demote apply to the database mode only")
+        if dry_run or yes or demote or playbooks_file is not None:
+            raise LeadgateError(
+                "--dry-run, --yes, --demote and --playbooks apply to the database mode only"
+            )
         assert events is not None and leads is not None and out is not None
         assert model_file is not None
         model = load_model_file(model_file)
@@ -154,12 +179,15 @@ def _rescore_database(
     dry_run: bool,
     yes: bool,
     demote: bool,
+    handoff: bool,
+    playbooks_file: Path | None,
     as_json: bool,
 ) -> None:
     if as_json and not (dry_run or yes):
         raise LeadgateError("with --json, pass --dry-run to preview or --yes to apply")
     settings = Settings()
     model = resolve_model(model_file, settings)
+    policy = HandoffPolicy.configured(settings, playbooks_file)
     when = parse_as_of(as_of)
     db = database(settings)
     try:
@@ -172,12 +200,18 @@ def _rescore_database(
                 spark_master=spark_master,
                 progress=advance,
             )
+        with db.session() as session:
+            handoffs = plan_rescore_handoff(
+                session, plan=plan, policy=policy, demote=demote, now=utcnow()
+            )
         if not as_json:
             _show_plan(plan, demote=demote)
+            _show_handoffs(handoffs, handoff=handoff)
         changes = len(plan.enter) + (len(plan.leave) if demote else 0)
+        preview = {"handoff": handoff, "would_hand_off": handoffs.to_dict()}
         if dry_run or changes == 0:
             if as_json:
-                emit_json({"ok": True, "applied": False, **plan.to_dict()})
+                emit_json({"ok": True, "applied": False, **plan.to_dict(), **preview})
             elif changes == 0:
                 console.print("nothing to change")
             return
@@ -185,14 +219,49 @@ def _rescore_database(
             console.print("nothing changed")
             raise typer.Exit(EXIT_REJECTED)
         with db.session() as session:
-            applied = apply_plan(session, plan, demote=demote)
+            applied, handed = apply_rescore(
+                session,
+                plan=plan,
+                model=model,
+                handoff=policy if handoff else None,
+                demote=demote,
+            )
     finally:
         db.dispose()
     if as_json:
-        emit_json({"ok": True, "applied": True, "changes": applied, **plan.to_dict()})
+        emit_json(
+            {
+                "ok": True,
+                "applied": True,
+                "changes": applied,
+                **plan.to_dict(),
+                **preview,
+                **handed.to_dict(),
+            }
+        )
         return
     moved = ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in applied.items())
     console.print(f"applied: {moved or 'nothing'} (each with a history row)")
+    if handed.skipped:
+        console.print(
+            f"[yellow]handoff skipped[/] for {handed.skipped:,} stage entries (--no-handoff); "
+            "`leadgate handoff release` runs them later"
+        )
+    elif handed.handed_off:
+        actions = ", ".join(f"{key} {n:,}" for key, n in sorted(handed.actions.items()))
+        console.print(f"handed off {handed.handed_off:,} lead(s): {actions or 'no actions'}")
+
+
+def _show_handoffs(handoffs: HandoffPlan, *, handoff: bool) -> None:
+    if handoffs.entries == 0:
+        return
+    if handoff:
+        console.print(f"applying hands off {handoffs.describe()} (--no-handoff skips them)")
+    else:
+        console.print(
+            f"--no-handoff: {handoffs.describe()} would be recorded as skipped "
+            "(`leadgate handoff release` runs them later)"
+        )
 
 
 def _show_plan(plan: RescorePlan, *, demote: bool) -> None:

@@ -8,7 +8,6 @@ from typing import Any
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -22,13 +21,10 @@ from leadgate.cli.output import (
     progress_columns,
     resolve_model,
 )
-from leadgate.events.service import load_event_records
-from leadgate.leads.models import Lead
+from leadgate.config import Settings
 from leadgate.leads.service import get_lead, stage_history
-from leadgate.predictive.models import Prediction
-from leadgate.scorecards.models import StoredScorecard
-from leadgate.scorecards.service import account_record, lead_record, score_all
-from leadgate.scoring import evaluate
+from leadgate.qualification import HandoffPolicy, explain_lead, qualify_all
+from leadgate.scorecards.models import Prediction, StoredScorecard
 
 __all__ = ["explain", "render_breakdown", "score"]
 
@@ -38,18 +34,34 @@ ModelOption = typer.Option(
     help="Scoring model YAML (default: LEADGATE_MODEL_PATH or the shipped b2b-default).",
 )
 AsOfOption = typer.Option(None, "--as-of", help="Score as of this ISO 8601 instant (default: now).")
+HandoffOption = typer.Option(
+    True,
+    "--handoff/--no-handoff",
+    help="Run the playbooks of every stage entry this command makes (default), or record "
+    "them as skipped for `leadgate handoff release`.",
+)
+PlaybooksOption = typer.Option(
+    None,
+    "--playbooks",
+    help="Handoff playbooks YAML (default: LEADGATE_PLAYBOOKS_PATH or the shipped playbooks).",
+)
 
 
 def score(
     model_file: Path | None = ModelOption,
     as_of: str | None = AsOfOption,
+    handoff: bool = HandoffOption,
+    playbooks_file: Path | None = PlaybooksOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Score every lead, store the scorecards, and move qualifying leads to MQL."""
+    """Score every lead, store the scorecards, move qualifying leads to MQL and hand
+    them off (owner, task, messages) as the service does."""
     with guard(as_json):
-        model = resolve_model(model_file)
+        settings = Settings()
+        model = resolve_model(model_file, settings)
+        policy = HandoffPolicy.configured(settings, playbooks_file) if handoff else None
         when = parse_as_of(as_of)
-        db = database()
+        db = database(settings)
         try:
             with Progress(
                 *progress_columns(), console=console, transient=True, disable=as_json
@@ -60,11 +72,13 @@ def score(
                     progress.update(task, completed=done, total=total)
 
                 with db.session() as session:
-                    run = score_all(session, model=model, as_of=when, progress=advance)
+                    run, handed = qualify_all(
+                        session, model=model, as_of=when, handoff=policy, progress=advance
+                    )
         finally:
             db.dispose()
     if as_json:
-        payload = run.to_dict()
+        payload = {**run.to_dict(), **handed.to_dict()}
         payload["qualified"] = [
             {
                 "lead_id": q.lead_id,
@@ -94,6 +108,14 @@ def score(
         console.print(table)
         if len(run.qualified) > 15:
             console.print(f"... and {len(run.qualified) - 15:,} more (leadgate leads --stage mql)")
+    if handed.skipped:
+        console.print(
+            f"[yellow]handoff skipped[/] for {handed.skipped:,} lead(s) (--no-handoff); "
+            "run `leadgate handoff release` to hand them off"
+        )
+    elif handed.handed_off:
+        actions = ", ".join(f"{key} {n:,}" for key, n in sorted(handed.actions.items()))
+        console.print(f"handed off {handed.handed_off:,} lead(s): {actions or 'no actions'}")
 
 
 def explain(
@@ -121,30 +143,7 @@ def explain(
                 else:
                     model = resolve_model(model_file)
                     when = parse_as_of(as_of)
-                    colleagues_ids = []
-                    if account is not None:
-                        colleagues_ids = list(
-                            session.scalars(
-                                select(Lead.id).where(
-                                    Lead.account_id == account.id, Lead.id != lead.id
-                                )
-                            )
-                        )
-                    events = load_event_records(
-                        session, lead_ids=[lead.id, *colleagues_ids], until=when
-                    )
-                    colleagues = [
-                        (lead_record(session.get(Lead, other)), events.get(other, []))  # type: ignore[arg-type]
-                        for other in colleagues_ids
-                    ]
-                    card = evaluate(
-                        model,
-                        lead_record(lead),
-                        account_record(account) if account else None,
-                        events.get(lead.id, []),
-                        when,
-                        colleagues=colleagues,
-                    )
+                    card = explain_lead(session, lead_id=lead.id, model=model, as_of=when)
                     breakdown, source = card.to_dict(), "computed"
                 history = [
                     {

@@ -14,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from leadgate.accounts.schemas import AccountCreate
 from leadgate.accounts.service import upsert_account
+from leadgate.actions.playbooks import default_playbooks
+from leadgate.config import Settings
 from leadgate.db.engine import Database, make_engine, open_database, sqlite_path
 from leadgate.db.meta import MetaEntry
 from leadgate.db.models import Base
@@ -25,7 +27,8 @@ from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.scorecards.service import ScoreRun, score_all, stage_counts
+from leadgate.qualification import BatchQualification, HandoffPolicy, qualify_all
+from leadgate.scorecards.service import ScoreRun, stage_counts
 from leadgate.scoring import ScoringModel, default_model
 
 __all__ = ["DEMO_URL", "DemoSummary", "build_demo", "funnel_conversion"]
@@ -48,6 +51,7 @@ class DemoSummary:
     ever_mql: int
     ever_sql: int
     run: ScoreRun
+    handoffs: BatchQualification = field(default_factory=BatchQualification)
     by_channel: dict[str, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -73,6 +77,7 @@ class DemoSummary:
                 for channel, (mql, sql) in self.by_channel.items()
             },
             "scoring": self.run.to_dict(),
+            "handoff": self.handoffs.to_dict(),
             "seconds": round(self.seconds, 2),
         }
 
@@ -236,8 +241,12 @@ def build_demo(
                         at=step.at,
                         reason=step.reason,
                     )
+        policy = HandoffPolicy(
+            playbooks=default_playbooks(), fallback_owner=Settings().fallback_owner
+        )
         with db.session() as session:
-            run = score_all(session, model=model, as_of=end)
+            # the world's own MQLs of today are handed to sales like any other
+            run, handed = qualify_all(session, model=model, as_of=end, handoff=policy)
         with db.session() as session:
             stages = stage_counts(session)
         ever_mql, ever_sql, by_channel = funnel_conversion(db)
@@ -255,6 +264,7 @@ def build_demo(
         ever_mql=ever_mql,
         ever_sql=ever_sql,
         run=run,
+        handoffs=handed,
         by_channel=by_channel,
         seconds=time.perf_counter() - started,
     )

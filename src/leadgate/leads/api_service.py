@@ -14,7 +14,7 @@ from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.schemas import LeadCreate
-from leadgate.leads.service import change_stage, find_lead, upsert_lead
+from leadgate.leads.service import find_lead, upsert_lead
 from leadgate.lifecycle import Stage, allowed_targets, check_transition
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import evaluate_leads, score_leads
@@ -23,7 +23,7 @@ from leadgate.tasks.models import Task
 from leadgate.tasks.service import list_tasks, task_dict
 from leadgate.webhooks.service import delivery_dict, list_deliveries
 
-__all__ = ["lead_detail", "list_leads", "timeline", "transition", "upsert"]
+__all__ = ["check_move", "lead_detail", "list_leads", "timeline", "upsert"]
 
 #: Moves that send a lead back and must say why.
 _NEEDS_REASON = {
@@ -255,17 +255,16 @@ def timeline(session: Session, *, ref: str, limit: int = 1000) -> dict[str, Any]
     }
 
 
-def transition(
+def check_move(
     session: Session,
     *,
     ref: str,
     to: Stage,
     reason: str | None,
-    actor: str,
     reasons: Sequence[str],
-    now: datetime,
-) -> StageChange:
-    """A sales move; refused (409) when the table does not allow it, 422 without a reason."""
+) -> tuple[Lead, str | None]:
+    """A sales move, checked: the lead and the cleaned reason; refused (409) when the
+    table does not allow it, 422 without a reason (or with one not configured)."""
     lead = _lead(session, ref)
     source = Stage(lead.stage)
     check_transition(source, to)
@@ -276,4 +275,4 @@ def transition(
         raise LeadgateError(
             f"reason {text!r} is not one of the configured reasons: {', '.join(reasons)}"
         )
-    return change_stage(session, lead=lead, to=to, actor=actor, at=now, reason=text)
+    return lead, text

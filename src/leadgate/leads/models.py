@@ -73,3 +73,6 @@ class StageChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor: Mapped[str] = mapped_column(String(320))
     reason: Mapped[str | None] = mapped_column(Text)
+    #: ``skipped`` when a batch path entered the stage without its handoff (released
+    #: later with ``leadgate handoff release``), then ``released``; else NULL
+    handoff: Mapped[str | None] = mapped_column(String(16), index=True, default=None)

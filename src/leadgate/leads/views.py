@@ -12,6 +12,7 @@ from leadgate.common.ids import utcnow
 from leadgate.leads import api_service
 from leadgate.leads.schemas import LeadCreate
 from leadgate.lifecycle import Stage
+from leadgate.qualification.service import enter_stage
 
 __all__ = ["router"]
 
@@ -102,14 +103,17 @@ def transition(
     service = state(request)
     now = utcnow()
     with transaction(request) as db:
-        change = api_service.transition(
-            db,
-            ref=ref,
-            to=move.to,
-            reason=move.reason,
-            actor=caller.actor,
-            reasons=service.settings.rejection_reasons,
-            now=now,
+        lead, reason = api_service.check_move(
+            db, ref=ref, to=move.to, reason=move.reason, reasons=service.settings.rejection_reasons
         )
-        service.handoff(db, [change], now)
+        enter_stage(
+            db,
+            lead=lead,
+            to=move.to,
+            actor=caller.actor,
+            at=now,
+            reason=reason,
+            model=service.model,
+            handoff=service.handoff_policy,
+        )
         return api_service.lead_detail(db, ref=ref, model=service.model, now=now)

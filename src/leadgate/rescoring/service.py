@@ -29,10 +29,17 @@ from leadgate.engines.compiler import (
 from leadgate.engines.runner import open_engine
 from leadgate.leads.models import Lead, StageChange
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage, check_transition
-from leadgate.rescoring.reader import operational_schema, read_operational
+from leadgate.rescoring.reader import OperationalTables, operational_schema, read_operational
 from leadgate.scoring.nodes import ScoringModel
 
-__all__ = ["LeadChange", "RescorePlan", "apply_plan", "plan_rescore"]
+__all__ = [
+    "LeadChange",
+    "RescorePlan",
+    "StoredScores",
+    "apply_plan",
+    "plan_rescore",
+    "score_stored",
+]
 
 _BATCH = 5_000
 
@@ -103,7 +110,19 @@ def _attributes_named(model: ScoringModel, as_of: datetime) -> tuple[list[str], 
     return leads, accounts
 
 
-def plan_rescore(
+@dataclass(frozen=True)
+class StoredScores:
+    """Every stored lead scored by the compiled model: one row per lead (``lead_id``,
+    a column per group, ``grade``, ``mql``), the tables read, and how long it took."""
+
+    scored: pa.Table
+    tables: OperationalTables
+    engine: str
+    read_seconds: float
+    score_seconds: float
+
+
+def score_stored(
     database_url: str,
     *,
     model: ScoringModel,
@@ -111,8 +130,9 @@ def plan_rescore(
     engine: str = "duckdb",
     spark_master: str | None = None,
     progress: Callable[[float], None] | None = None,
-) -> RescorePlan:
-    """Score every stored lead with the compiled model and compare with the stages."""
+) -> StoredScores:
+    """Score every stored lead as of ``as_of`` through the compiled query (the same
+    counted-events rule as the evaluator: see :mod:`leadgate.rescoring.reader`)."""
     lead_attributes, account_attributes = _attributes_named(model, as_of)
     started = time.perf_counter()
     query_for_types = compile_model(
@@ -139,16 +159,43 @@ def plan_rescore(
         query = runner.compile(model, as_of)
         scored = run_checked(runner, query, progress=progress)
         engine_name = runner.name
-    plan = RescorePlan(
-        model=model.label,
-        as_of=as_of,
+    return StoredScores(
+        scored=scored,
+        tables=tables,
         engine=engine_name,
-        leads=scored.num_rows,
-        events=tables.events.num_rows,
         read_seconds=read_seconds,
         score_seconds=time.perf_counter() - started,
     )
-    _compare(plan, scored, tables.stages, model.group_names)
+
+
+def plan_rescore(
+    database_url: str,
+    *,
+    model: ScoringModel,
+    as_of: datetime,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> RescorePlan:
+    """Score every stored lead with the compiled model and compare with the stages."""
+    result = score_stored(
+        database_url,
+        model=model,
+        as_of=as_of,
+        engine=engine,
+        spark_master=spark_master,
+        progress=progress,
+    )
+    plan = RescorePlan(
+        model=model.label,
+        as_of=as_of,
+        engine=result.engine,
+        leads=result.scored.num_rows,
+        events=result.tables.events.num_rows,
+        read_seconds=result.read_seconds,
+        score_seconds=result.score_seconds,
+    )
+    _compare(plan, result.scored, result.tables.stages, model.group_names)
     return plan
 
 

@@ -22,8 +22,7 @@ from leadgate.events.service import load_event_records, sqlite_time
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
-from leadgate.predictive.models import Prediction
-from leadgate.scorecards.models import StoredScorecard
+from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
@@ -260,17 +259,36 @@ def score_all(
     run = ScoreRun(model=model.label, as_of=as_of)
     computed_at = utcnow()
     cards = _evaluate(model, leads, accounts, events, predicted, as_of, progress)
-    session.execute(delete(StoredScorecard))
-    rows = [stored_scorecard(card, computed_at=computed_at) for card in cards]
-    for start in range(0, len(rows), 2000):
-        session.execute(insert(StoredScorecard), rows[start : start + 2000])
     for card in cards:
         run.leads += 1
         if card.grade is not None:
             run.grades[card.grade] += 1
         run.mql_verdicts += card.mql
     run.qualified, run.not_moved_stale = promote(session, leads, cards, as_of, actor)
+    cards = _rescore_recycled(session, model, as_of, cards, run.qualified)
+    session.execute(delete(StoredScorecard))
+    rows = [stored_scorecard(card, computed_at=computed_at) for card in cards]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(StoredScorecard), rows[start : start + 2000])
     return run
+
+
+def _rescore_recycled(
+    session: Session,
+    model: ScoringModel,
+    as_of: datetime,
+    cards: Sequence[Scorecard],
+    qualified: Sequence[Qualified],
+) -> list[Scorecard]:
+    """``cards`` with those of leads just promoted out of ``nurture`` recomputed: back
+    from nurture, a lead's whole history counts again (see :func:`counted_events`), so
+    the card stored with the move is the one any later recomputation finds."""
+    recycled = [q.lead_id for q in qualified if q.from_stage == Stage.NURTURE.value]
+    if not recycled:
+        return list(cards)
+    _, again = evaluate_leads(session, lead_ids=recycled, model=model, as_of=as_of)
+    rescored = {card.lead_id: card for card in again}
+    return [rescored.get(card.lead_id, card) for card in cards]
 
 
 def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) -> list[Lead]:
@@ -333,12 +351,7 @@ def score_leads(
     if not cards:
         return [], []
     qualified, _ = promote(session, leads, cards, as_of, actor)
-    recycled = [q.lead_id for q in qualified if q.from_stage == Stage.NURTURE.value]
-    if recycled:
-        # back from nurture: its whole history counts again (see counted_events)
-        _, again = evaluate_leads(session, lead_ids=recycled, model=model, as_of=as_of)
-        rescored = {card.lead_id: card for card in again}
-        cards = [rescored.get(card.lead_id, card) for card in cards]
+    cards = _rescore_recycled(session, model, as_of, cards, qualified)
     upsert_scorecards(session, cards=cards, computed_at=utcnow())
     return cards, qualified
 

@@ -1,0 +1,37 @@
+"""Qualification, the application service: score, promote, rescore, hand off (one path).
+
+The bulk rescore's apply lives in :mod:`leadgate.qualification.rescore` (it needs
+the compiled engines, which the request path does not load).
+"""
+
+from leadgate.qualification.handoff import (
+    HandoffPlan,
+    HandoffPolicy,
+    ReleaseResult,
+    hand_off,
+    plan_handoff,
+    release_skipped,
+    skip_handoff,
+)
+from leadgate.qualification.service import (
+    BatchQualification,
+    enter_stage,
+    explain_lead,
+    qualify_all,
+    qualify_leads,
+)
+
+__all__ = [
+    "BatchQualification",
+    "HandoffPlan",
+    "HandoffPolicy",
+    "ReleaseResult",
+    "enter_stage",
+    "explain_lead",
+    "hand_off",
+    "plan_handoff",
+    "qualify_all",
+    "qualify_leads",
+    "release_skipped",
+    "skip_handoff",
+]

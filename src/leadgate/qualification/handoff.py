@@ -1,0 +1,215 @@
+"""The handoff of a stage entry: run it, skip it on record, plan it, release it later.
+
+Every path that moves a lead into a stage ends here: the service (ingest, REST,
+scheduler) and the batch commands (``leadgate score``, ``leadgate rescore``).
+The playbooks themselves run in :func:`leadgate.actions.runner.handoff`, each
+action at most once per stage entry; this module decides *whether* they run
+now, records a skipped handoff on the stage entry (``stage_changes.handoff``)
+so it is never silently lost, and releases skipped ones later.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from leadgate.accounts.models import Account
+from leadgate.actions.playbooks import Playbooks, default_playbooks, load_playbooks_file
+from leadgate.actions.runner import handoff
+from leadgate.config import Settings
+from leadgate.leads.models import Lead, StageChange
+from leadgate.scorecards.service import account_record, lead_record
+from leadgate.scoring.evaluator import record_matches
+
+__all__ = [
+    "SKIPPED",
+    "HandoffPlan",
+    "HandoffPolicy",
+    "ReleaseResult",
+    "hand_off",
+    "plan_handoff",
+    "release_skipped",
+    "skip_handoff",
+]
+
+#: ``stage_changes.handoff`` of an entry whose handoff a batch path did not run.
+SKIPPED = "skipped"
+#: ... and of such an entry once ``leadgate handoff release`` ran it.
+RELEASED = "released"
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class HandoffPolicy:
+    """What a handoff runs: the playbooks, and the owner when no rep is available."""
+
+    playbooks: Playbooks
+    fallback_owner: str
+
+    @classmethod
+    def configured(cls, settings: Settings, playbooks_file: Path | None = None) -> HandoffPolicy:
+        """``--playbooks`` if given, else ``LEADGATE_PLAYBOOKS_PATH``, else the shipped ones."""
+        path = playbooks_file or settings.playbooks_path
+        playbooks = default_playbooks() if path is None else load_playbooks_file(path)
+        return cls(playbooks=playbooks, fallback_owner=settings.fallback_owner)
+
+
+def hand_off(
+    session: Session, *, changes: Sequence[StageChange], policy: HandoffPolicy, now: datetime
+) -> list[dict[str, Any]]:
+    """Run the handoff of these stage entries in the caller's transaction (the
+    ``lead.stage_changed`` message and the playbooks of the new stage)."""
+    if not changes:
+        return []
+    return handoff(
+        session,
+        changes=changes,
+        playbooks=policy.playbooks,
+        now=now,
+        fallback_owner=policy.fallback_owner,
+    )
+
+
+def skip_handoff(session: Session, *, changes: Sequence[StageChange]) -> int:
+    """Record on each stage entry that its handoff was not run (see :func:`release_skipped`)."""
+    ids = [change.id for change in changes]
+    for start in range(0, len(ids), _CHUNK):
+        session.execute(
+            update(StageChange)
+            .where(StageChange.id.in_(ids[start : start + _CHUNK]))
+            .values(handoff=SKIPPED)
+            .execution_options(synchronize_session=False)
+        )
+    for change in changes:
+        change.handoff = SKIPPED
+    return len(ids)
+
+
+@dataclass
+class HandoffPlan:
+    """What handing off some stage entries would create: entries, and actions by key."""
+
+    entries: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"handoffs": self.entries, "actions": dict(sorted(self.actions.items()))}
+
+    def describe(self) -> str:
+        """``12 handoffs: owner.assign 12, task.create 12, webhook.send 12``."""
+        actions = ", ".join(f"{key} {count:,}" for key, count in sorted(self.actions.items()))
+        return f"{self.entries:,} handoff(s)" + (f": {actions}" if actions else "")
+
+
+def plan_handoff(
+    session: Session,
+    *,
+    lead_ids: Sequence[str],
+    stage: str,
+    policy: HandoffPolicy,
+    now: datetime,
+) -> HandoffPlan:
+    """The actions that entering ``stage`` would run for these leads, counted by key
+    (each playbook's ``when`` checked against the lead as stored); nothing is written."""
+    plan = HandoffPlan()
+    playbooks = policy.playbooks.for_stage(stage)
+    for start in range(0, len(lead_ids), _CHUNK):
+        leads = list(
+            session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids[start : start + _CHUNK]))))
+        )
+        account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
+        accounts = {
+            account.id: account_record(account)
+            for account in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+        }
+        for lead in leads:
+            plan.entries += 1
+            record = lead_record(lead)
+            account = accounts.get(lead.account_id) if lead.account_id is not None else None
+            for playbook in playbooks:
+                if playbook.when is None or record_matches(playbook.when, record, account, now):
+                    plan.actions.update(action.key for action in playbook.actions)
+    return plan
+
+
+@dataclass
+class ReleaseResult:
+    """What :func:`release_skipped` found and did."""
+
+    released: int = 0
+    stale: int = 0
+    actions: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "released": self.released,
+            "stale": self.stale,
+            "actions": dict(sorted(self.actions.items())),
+        }
+
+
+def release_skipped(
+    session: Session,
+    *,
+    policy: HandoffPolicy,
+    now: datetime,
+    lead_ids: Sequence[str] | None = None,
+    dry_run: bool = False,
+) -> ReleaseResult:
+    """Run the skipped handoffs of stage entries that are still the lead's current one.
+
+    An entry the lead has since left (it moved on, or entered the stage again) is
+    counted as stale and left as it is: its moment has passed, and a newer entry
+    has its own handoff.
+    """
+    query = select(StageChange).where(StageChange.handoff == SKIPPED).order_by(StageChange.id)
+    if lead_ids is not None:
+        query = query.where(StageChange.lead_id.in_(list(lead_ids)))
+    result = ReleaseResult()
+    skipped = list(session.scalars(query))
+    for start in range(0, len(skipped), _CHUNK):
+        batch = skipped[start : start + _CHUNK]
+        current = {
+            row.id: (row.stage, row.stage_changed_at)
+            for row in session.execute(
+                select(Lead.id, Lead.stage, Lead.stage_changed_at).where(
+                    Lead.id.in_([change.lead_id for change in batch])
+                )
+            )
+        }
+        latest: dict[str, int] = {}
+        for change in batch:
+            latest[change.lead_id] = max(latest.get(change.lead_id, 0), change.id)
+        ready = [
+            change
+            for change in batch
+            if current.get(change.lead_id) == (change.to_stage, change.at)
+            and latest[change.lead_id] == change.id
+        ]
+        result.stale += len(batch) - len(ready)
+        result.released += len(ready)
+        if dry_run:
+            for stage in {change.to_stage for change in ready}:
+                plan = plan_handoff(
+                    session,
+                    lead_ids=[c.lead_id for c in ready if c.to_stage == stage],
+                    stage=stage,
+                    policy=policy,
+                    now=now,
+                )
+                result.actions.update(plan.actions)
+            continue
+        ran = hand_off(session, changes=ready, policy=policy, now=now)
+        result.actions.update(item["action"] for item in ran)
+        for change in ready:
+            change.handoff = RELEASED
+        session.flush()
+    return result
