@@ -150,6 +150,27 @@ class TestScoreHandsOff:
         hot = _hot(db)
         assert hot["open_tasks"] == [] and hot["runs"] == []
 
+    def test_playbooks_come_from_the_environment_or_the_flag(
+        self, world: CliRunner, db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        playbooks = tmp_path / "playbooks.yaml"
+        playbooks.write_text(
+            "version: 1\nname: env\nplaybooks:\n  - id: call\n    on: mql\n    actions:\n"
+            '      - task.create: {title: "Call {lead.email} now", due_in_minutes: 5}\n',
+            encoding="utf-8",
+        )
+        monkeypatch.setenv("LEADGATE_PLAYBOOKS_PATH", str(playbooks))
+        assert world.invoke(app, ["score"]).exit_code == 0
+        assert _hot(db)["runs"] == ["task.create"]
+        with db.session() as session:
+            task = session.scalars(select(Task)).one()
+            assert task.title == f"Call {HOT} now"
+            assert task.sla_seconds == 300
+        broken = tmp_path / "broken.yaml"
+        broken.write_text("version: 1\nname: x\nplaybooks: [{id: a, on: mql, actions: [nope.x]}]\n")
+        result = world.invoke(app, ["score", "--playbooks", str(broken)])
+        assert result.exit_code == 2 and "nope.x" in result.output
+
     def test_release_names_an_unknown_lead(self, world: CliRunner) -> None:
         result = world.invoke(app, ["handoff", "release", "--lead", "ghost@nowhere.cz"])
         assert result.exit_code == 2
@@ -200,3 +221,36 @@ class TestRescoreHandsOff:
         assert payload["handoffs_skipped"] == 1 and payload["handed_off"] == 0
         hot = _hot(db)
         assert hot["stage"] == "mql" and hot["entries"] == ["skipped"] and hot["runs"] == []
+
+
+class TestImportWithAStage:
+    def _import(self, cli: CliRunner, tmp_path: Path, *flags: str) -> dict[str, Any]:
+        path = tmp_path / "crm.csv"
+        path.write_text(
+            f"email,stage,stage_at\n{HOT},mql,2026-11-30T10:00:00Z\n"
+            "won@acme.cz,customer,2026-10-01T10:00:00Z\n",
+            encoding="utf-8",
+        )
+        result = cli.invoke(app, ["import", "leads", str(path), "--json", *flags])
+        assert result.exit_code == 0, result.output
+        return _json(result.stdout)
+
+    def test_an_imported_stage_is_history_without_a_handoff(
+        self, cli: CliRunner, db: Database, tmp_path: Path
+    ) -> None:
+        payload = self._import(cli, tmp_path)
+        assert "handed_off" not in payload
+        hot = _hot(db)
+        assert hot["stage"] == "mql" and hot["owner"] is None and hot["runs"] == []
+
+    def test_handoff_hands_off_the_imported_stage_once(
+        self, cli: CliRunner, db: Database, tmp_path: Path
+    ) -> None:
+        assert self._import(cli, tmp_path, "--handoff")["handed_off"] == 2
+        hot = _hot(db)
+        assert hot["stage"] == "mql" and hot["owner"] == "queue:unassigned"
+        assert hot["open_tasks"] == ["queue:unassigned"]
+        assert hot["runs"] == ["owner.assign", "task.create", "webhook.send"]
+        # importing the same file again records no new entry, so hands off nothing
+        assert self._import(cli, tmp_path, "--handoff")["handed_off"] == 0
+        assert _hot(db) == hot

@@ -9,9 +9,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from leadgate.cli.output import EXIT_REJECTED, JsonOption, console, database, emit_json, guard
+from leadgate.common.ids import utcnow
 from leadgate.common.text import parse_timezone
+from leadgate.config import Settings
 from leadgate.exceptions import LeadgateError
 from leadgate.imports import ImportReport, import_file, load_mapping
+from leadgate.qualification import HandoffPolicy, hand_off_entries_after, last_entry_id
 
 __all__ = ["app"]
 
@@ -43,7 +46,9 @@ def _run(
     assume_tz: str | None,
     rejects: Path | None,
     as_json: bool,
+    handoff: bool = False,
 ) -> None:
+    handed = None
     with guard(as_json):
         mapping = load_mapping(mapping_file, kind=kind) if mapping_file is not None else None
         try:
@@ -52,8 +57,12 @@ def _run(
             raise LeadgateError(f"--assume-tz: {exc}") from None
         if not file.is_file():
             raise LeadgateError(f"{file}: no such file")
-        db = database()
+        settings = Settings()
+        policy = HandoffPolicy.configured(settings) if handoff else None
+        db = database(settings)
         try:
+            with db.session() as session:
+                before = last_entry_id(session)
             size = file.stat().st_size
             show = not as_json and console.is_terminal and size > 2_000_000
             with Progress(
@@ -76,16 +85,22 @@ def _run(
                     rejects_path=rejects,
                     on_bytes=(lambda n: progress.advance(task, n)) if show else None,
                 )
+            if policy is not None:
+                with db.session() as session:
+                    handed = hand_off_entries_after(
+                        session, after_id=before, policy=policy, now=utcnow()
+                    )
         finally:
             db.dispose()
-    _print(report, as_json)
+    _print(report, as_json, handed)
     if report.rejected:
         raise typer.Exit(EXIT_REJECTED)
 
 
-def _print(report: ImportReport, as_json: bool) -> None:
+def _print(report: ImportReport, as_json: bool, handed: int | None = None) -> None:
+    extra = {} if handed is None else {"handed_off": handed}
     if as_json:
-        emit_json({"ok": report.rejected == 0, **report.to_dict()})
+        emit_json({"ok": report.rejected == 0, **report.to_dict(), **extra})
         return
     table = Table(title=f"import {report.kind}: {report.file}", show_header=False)
     table.add_row("rows read", f"{report.rows:,}")
@@ -95,6 +110,8 @@ def _print(report: ImportReport, as_json: bool) -> None:
     else:
         table.add_row("already stored (skipped)", f"{report.skipped:,}")
     table.add_row("rejected", f"[red]{report.rejected:,}[/]" if report.rejected else "0")
+    if handed is not None:
+        table.add_row("handed off (--handoff)", f"{handed:,}")
     rate = report.rows / report.seconds if report.seconds else 0
     table.add_row("time", f"{report.seconds:.2f} s ({rate:,.0f} rows/s)")
     console.print(table)
@@ -114,10 +131,16 @@ def leads(
     fmt: str | None = FormatOption,
     assume_tz: str | None = TzOption,
     rejects: Path | None = RejectsOption,
+    handoff: bool = typer.Option(
+        False,
+        "--handoff",
+        help="Hand off the stage each imported lead is in now (its playbooks run, e.g. an "
+        "owner and a task for an MQL); without it an imported stage is history only.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Create or update leads; the same email (any case) is the same lead."""
-    _run("leads", file, mapping, fmt, assume_tz, rejects, as_json)
+    _run("leads", file, mapping, fmt, assume_tz, rejects, as_json, handoff)
 
 
 @app.command("accounts")

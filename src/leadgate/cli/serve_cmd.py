@@ -17,7 +17,9 @@ def serve(
         None, "--model", help="Scoring model YAML (default: the configured or shipped model)."
     ),
     playbooks_file: Path | None = typer.Option(
-        None, "--playbooks", help="Handoff playbooks YAML (default: the shipped playbooks)."
+        None,
+        "--playbooks",
+        help="Handoff playbooks YAML (default: LEADGATE_PLAYBOOKS_PATH or the shipped playbooks).",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port to listen on."),
@@ -28,16 +30,14 @@ def serve(
 
     import uvicorn
 
-    from leadgate.actions.playbooks import default_playbooks, load_playbooks_file
     from leadgate.api import create_app
     from leadgate.db.engine import open_database
+    from leadgate.qualification import HandoffPolicy
 
     with guard(False):
         settings = Settings()
         model = resolve_model(model_file, settings)
-        playbooks = (
-            default_playbooks() if playbooks_file is None else load_playbooks_file(playbooks_file)
-        )
+        playbooks = HandoffPolicy.configured(settings, playbooks_file).playbooks
         database = open_database(settings=settings)
     app = create_app(settings=settings, database=database, model=model, playbooks=playbooks)
     console.print(

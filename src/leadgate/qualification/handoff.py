@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -34,6 +34,8 @@ __all__ = [
     "HandoffPolicy",
     "ReleaseResult",
     "hand_off",
+    "hand_off_entries_after",
+    "last_entry_id",
     "plan_handoff",
     "release_skipped",
     "skip_handoff",
@@ -76,6 +78,35 @@ def hand_off(
         now=now,
         fallback_owner=policy.fallback_owner,
     )
+
+
+def last_entry_id(session: Session) -> int:
+    """The newest stage entry's id (0 when none): entries after it are new."""
+    return int(session.scalar(select(func.max(StageChange.id))) or 0)
+
+
+def hand_off_entries_after(
+    session: Session, *, after_id: int, policy: HandoffPolicy, now: datetime
+) -> int:
+    """Hand off the stage entries recorded after ``after_id`` that are still their
+    lead's current entry (``leadgate import leads --handoff``); returns how many."""
+    entries = list(
+        session.scalars(
+            select(StageChange)
+            .join(Lead, Lead.id == StageChange.lead_id)
+            .where(
+                StageChange.id > after_id,
+                StageChange.to_stage == Lead.stage,
+                StageChange.at == Lead.stage_changed_at,
+            )
+            .order_by(StageChange.id)
+        )
+    )
+    latest = {entry.lead_id: entry for entry in entries}  # the newest entry per lead
+    for start in range(0, len(latest), _CHUNK):
+        chunk = list(latest.values())[start : start + _CHUNK]
+        hand_off(session, changes=chunk, policy=policy, now=now)
+    return len(latest)
 
 
 def skip_handoff(session: Session, *, changes: Sequence[StageChange]) -> int:
