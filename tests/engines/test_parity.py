@@ -26,7 +26,7 @@ from leadgate.engines import DuckDBEngine, compile_model
 from leadgate.engines.compiler import InputSchema, TableSchema, translate_regex
 from leadgate.exceptions import UnsupportedConstructError
 from leadgate.scoring import default_model, load_model_file
-from leadgate.scoring.evaluator import _as_number
+from leadgate.scoring.predicates import as_number as _as_number
 from tests.conftest import REPO
 from tests.engines.worlds import (
     AS_OF,

@@ -29,7 +29,7 @@ from leadgate.engines.duckdb_engine import DuckDBEngine
 from leadgate.engines.synthetic import WorldFiles, write_world
 from leadgate.exceptions import LeadgateError, UnsupportedConstructError
 from leadgate.scoring import ScoringModel, default_model, load_model_file
-from leadgate.scoring.evaluator import _as_number
+from leadgate.scoring.predicates import as_number as _as_number
 from tests.conftest import REPO
 from tests.engines.test_parity import (
     NUMBER_TEXTS,

@@ -24,8 +24,8 @@ from leadgate.scoring import (
     load_model,
 )
 from leadgate.scoring.evaluator import decay_factor
-from leadgate.scoring.evaluator import test_predicate as holds
 from leadgate.scoring.nodes import FieldRef, Op, Predicate, Scope
+from leadgate.scoring.predicates import test_predicate as holds
 from leadgate.scoring.scorecard import RuleOutcome
 
 AS_OF = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
