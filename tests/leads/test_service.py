@@ -401,5 +401,17 @@ class TestChangeStage:
                     session, lead=lead, to="mql", actor="t", at=T0 + timedelta(hours=number)
                 )
             _upsert(session, id="other", email="o@acme.cz")
-            assert [lead.id for lead in list_leads(session, stage=Stage.MQL)] == ["L2", "L1", "L0"]
-            assert len(list_leads(session, limit=None)) == 4
+            page = list_leads(session, stage=Stage.MQL)
+            assert [row.lead.id for row in page.rows] == ["L2", "L1", "L0"]
+            assert page.total == 3
+            everyone = list_leads(session, limit=None)
+            assert len(everyone.rows) == everyone.total == 4
+            first = list_leads(session, limit=1, offset=1)
+            assert [row.lead.id for row in first.rows] == ["L1"] and first.total == 4
+
+    def test_list_leads_filters_by_score_of_a_known_group_only(self, db: Database) -> None:
+        with db.session() as session:
+            _upsert(session, id="L0", email="u0@acme.cz")
+            with pytest.raises(LeadgateError, match="group: choose one of fit, engagement"):
+                list_leads(session, min_score=10, group="fun", groups=("fit", "engagement"))
+            assert list_leads(session, min_score=10, groups=("fit",)).total == 0

@@ -9,22 +9,11 @@ import pyarrow as pa
 
 from leadgate.common.text import parse_timestamp
 from leadgate.exceptions import LeadgateError
-from leadgate.lifecycle import Stage
+from leadgate.lifecycle import FUNNEL_ORDER, Stage
 from leadgate.reports.history import History, attribute_text
 
 __all__ = ["FUNNEL_ORDER", "Outcome", "reached_at", "resolve_outcomes"]
 
-#: The funnel's forward stages, earliest first; reaching a later one implies the earlier
-#: (imported CRM history may skip stages, e.g. straight from MQL to customer).
-FUNNEL_ORDER: tuple[Stage, ...] = (
-    Stage.SUBSCRIBER,
-    Stage.LEAD,
-    Stage.MQL,
-    Stage.SAL,
-    Stage.SQL,
-    Stage.OPPORTUNITY,
-    Stage.CUSTOMER,
-)
 _YES = frozenset({"true", "yes", "y", "1", "won", "converted"})
 _NO = frozenset({"false", "no", "n", "0", "lost", ""})
 

@@ -6,14 +6,11 @@ from typing import Any
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from leadgate.accounts.models import Account
 from leadgate.cli.output import JsonOption, console, database, emit_json, guard
 from leadgate.exceptions import LeadgateError
 from leadgate.leads.service import list_leads
 from leadgate.lifecycle import Stage
-from leadgate.scorecards.service import scorecards_for
 
 __all__ = ["leads"]
 
@@ -34,33 +31,25 @@ def leads(
         db = database()
         try:
             with db.session() as session:
-                rows = list_leads(session, stage=wanted, limit=limit)
-                cards = scorecards_for(session, lead_ids=[lead.id for lead in rows])
-                account_ids = {lead.account_id for lead in rows if lead.account_id}
-                names = {
-                    row[0]: row[1]
-                    for row in session.execute(
-                        select(Account.id, Account.name).where(Account.id.in_(account_ids))
-                    )
-                }
+                page = list_leads(session, stage=wanted, limit=limit)
                 items: list[dict[str, Any]] = [
                     {
-                        "id": lead.id,
-                        "email": lead.email,
-                        "account": names.get(lead.account_id) if lead.account_id else None,
-                        "stage": lead.stage,
-                        "stage_changed_at": lead.stage_changed_at.isoformat(),
-                        "channel": lead.channel,
-                        "scores": cards[lead.id].scores if lead.id in cards else None,
-                        "grade": cards[lead.id].grade if lead.id in cards else None,
-                        "mql": cards[lead.id].mql if lead.id in cards else None,
+                        "id": row.lead.id,
+                        "email": row.lead.email,
+                        "account": row.account_name,
+                        "stage": row.lead.stage,
+                        "stage_changed_at": row.lead.stage_changed_at.isoformat(),
+                        "channel": row.lead.channel,
+                        "scores": row.scorecard.scores if row.scorecard else None,
+                        "grade": row.scorecard.grade if row.scorecard else None,
+                        "mql": row.scorecard.mql if row.scorecard else None,
                     }
-                    for lead in rows
+                    for row in page.rows
                 ]
         finally:
             db.dispose()
     if as_json:
-        emit_json({"ok": True, "count": len(items), "leads": items})
+        emit_json({"ok": True, "count": len(items), "total": page.total, "leads": items})
         return
     table = Table()
     table.add_column("email", no_wrap=True)
@@ -78,4 +67,4 @@ def leads(
             item["grade"] or "-",
         )
     console.print(table)
-    console.print(f"{len(items)} lead(s)")
+    console.print(f"{len(items)} of {page.total} lead(s)")

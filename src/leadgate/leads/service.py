@@ -7,9 +7,10 @@ transaction decides, so a stage change and its history row land together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Float, and_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -19,12 +20,15 @@ from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
-from leadgate.lifecycle import Stage, check_transition
+from leadgate.lifecycle import LISTED_REASON, NEEDS_REASON, STAGE_DEPTH, Stage, check_transition
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.records import email_domain
 
 __all__ = [
+    "LeadPage",
+    "LeadRow",
     "change_stage",
+    "check_move",
     "find_lead",
     "get_lead",
     "list_leads",
@@ -44,18 +48,6 @@ _FIELDS = (
     "channel",
     "campaign",
 )
-#: Funnel depth used when two merged leads disagree about their stage.
-_DEPTH = {
-    Stage.DISQUALIFIED: 0,
-    Stage.SUBSCRIBER: 1,
-    Stage.LEAD: 2,
-    Stage.NURTURE: 3,
-    Stage.MQL: 4,
-    Stage.SAL: 5,
-    Stage.SQL: 6,
-    Stage.OPPORTUNITY: 7,
-    Stage.CUSTOMER: 8,
-}
 
 
 def find_lead(session: Session, *, ref: str) -> Lead | None:
@@ -80,16 +72,101 @@ def get_lead(session: Session, *, ref: str) -> Lead:
     return lead
 
 
+@dataclass(frozen=True)
+class LeadRow:
+    """A listed lead with its stored scorecard (None until scored) and account name."""
+
+    lead: Lead
+    scorecard: StoredScorecard | None
+    account_name: str | None
+
+
+@dataclass(frozen=True)
+class LeadPage:
+    """One page of a lead listing and how many leads match in all."""
+
+    total: int
+    rows: list[LeadRow]
+
+
 def list_leads(
-    session: Session, *, stage: Stage | None = None, limit: int | None = 50, offset: int = 0
-) -> Sequence[Lead]:
-    """Leads, most recently changed stage first."""
-    query = select(Lead).order_by(Lead.stage_changed_at.desc(), Lead.id)
+    session: Session,
+    *,
+    stage: Stage | None = None,
+    owner: str | None = None,
+    grade: str | None = None,
+    min_score: float | None = None,
+    max_score: float | None = None,
+    group: str | None = None,
+    groups: Sequence[str] = (),
+    account: str | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+) -> LeadPage:
+    """Leads matching the filters, most recent stage change first, with their stored
+    scorecards (for the CLI and the REST API alike).
+
+    A score range applies to ``group`` (default: the first of the model's
+    ``groups``); a group the model does not have is an error naming the choices.
+    ``account`` is an account id or domain.
+    """
+    query = (
+        select(Lead, StoredScorecard, Account.name)
+        .outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
+        .outerjoin(Account, Account.id == Lead.account_id)
+    )
+    conditions = []
     if stage is not None:
-        query = query.where(Lead.stage == stage.value)
+        conditions.append(Lead.stage == stage.value)
+    if owner is not None:
+        conditions.append(Lead.owner == owner.lower())
+    if grade is not None:
+        conditions.append(StoredScorecard.grade == grade)
+    if account is not None:
+        conditions.append(or_(Lead.account_id == account, Account.domain == account.lower()))
+    if min_score is not None or max_score is not None:
+        name = group or (groups[0] if groups else None)
+        if name is None or name not in groups:
+            raise LeadgateError(f"group: choose one of {', '.join(groups)}")
+        score = cast(func.json_extract(StoredScorecard.scores, f"$.{name}"), Float)
+        if session.get_bind().dialect.name == "postgresql":
+            score = cast(StoredScorecard.scores[name].astext, Float)
+        if min_score is not None:
+            conditions.append(score >= min_score)
+        if max_score is not None:
+            conditions.append(score <= max_score)
+    if conditions:
+        query = query.where(and_(*conditions))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    query = query.order_by(Lead.stage_changed_at.desc(), Lead.id)
     if limit is not None:
         query = query.limit(limit).offset(offset)
-    return session.scalars(query).all()
+    rows = [LeadRow(lead, card, name) for lead, card, name in session.execute(query)]
+    return LeadPage(total=total, rows=rows)
+
+
+def check_move(
+    session: Session,
+    *,
+    ref: str,
+    to: Stage,
+    reason: str | None,
+    reasons: Sequence[str],
+) -> tuple[Lead, str | None]:
+    """A move by a person, checked: the lead and the cleaned reason. Refused (409)
+    when the transition table does not allow it; 422 without a reason where one is
+    needed, or with one that is not configured where a listed one is."""
+    lead = get_lead(session, ref=ref)
+    source = Stage(lead.stage)
+    check_transition(source, to)
+    text = (reason or "").strip() or None
+    if (source, to) in NEEDS_REASON and text is None:
+        raise LeadgateError(f"moving a lead from {source.value} to {to.value} needs a reason")
+    if (source, to) in LISTED_REASON and text not in reasons:
+        raise LeadgateError(
+            f"reason {text!r} is not one of the configured reasons: {', '.join(reasons)}"
+        )
+    return lead, text
 
 
 def stage_history(session: Session, *, lead_id: str) -> Sequence[StageChange]:
@@ -301,7 +378,7 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
     keep.do_not_email = keep.do_not_email or drop.do_not_email
     keep.do_not_call = keep.do_not_call or drop.do_not_call
     before = keep.stage
-    if _DEPTH[Stage(drop.stage)] > _DEPTH[Stage(keep.stage)]:
+    if STAGE_DEPTH[Stage(drop.stage)] > STAGE_DEPTH[Stage(keep.stage)]:
         keep.stage = drop.stage
         keep.stage_changed_at = drop.stage_changed_at
     session.add(

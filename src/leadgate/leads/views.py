@@ -9,10 +9,12 @@ from pydantic import BaseModel, Field
 
 from leadgate.api.deps import AdminKey, SalesKey, snapshot, state, transaction
 from leadgate.common.ids import utcnow
-from leadgate.leads import api_service
+from leadgate.leads import reads
 from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import check_move
+from leadgate.leads.service import list_leads as find_leads
 from leadgate.lifecycle import Stage
-from leadgate.qualification.service import enter_stage
+from leadgate.qualification.service import enter_stage, upsert_and_qualify
 
 __all__ = ["router"]
 
@@ -31,11 +33,15 @@ def upsert(data: LeadCreate, request: Request, caller: AdminKey) -> dict[str, An
     service = state(request)
     now = utcnow()
     with transaction(request) as db:
-        lead_id, created, changes = api_service.upsert(
-            db, data=data, model=service.model, now=now, actor=caller.actor
+        lead, created = upsert_and_qualify(
+            db,
+            data=data,
+            model=service.model,
+            now=now,
+            actor=caller.actor,
+            handoff=service.handoff_policy,
         )
-        service.handoff(db, changes, now)
-        detail = api_service.lead_detail(db, ref=lead_id, model=service.model, now=now)
+        detail = reads.lead_detail(db, ref=lead.id, model=service.model, now=now)
     return {"created": created, **detail}
 
 
@@ -57,26 +63,41 @@ def list_leads(
 ) -> dict[str, Any]:
     service = state(request)
     with snapshot(request) as db:
-        return api_service.list_leads(
+        page = find_leads(
             db,
-            model=service.model,
             stage=stage,
             owner=owner,
             grade=grade,
             min_score=min_score,
             max_score=max_score,
             group=group,
+            groups=service.model.group_names,
             account=account,
             limit=limit,
             offset=offset,
         )
+    return {
+        "total": page.total,
+        "leads": [
+            {
+                "id": row.lead.id,
+                "email": row.lead.email,
+                "stage": row.lead.stage,
+                "account_id": row.lead.account_id,
+                "scores": row.scorecard.scores if row.scorecard is not None else {},
+                "grade": row.scorecard.grade if row.scorecard is not None else None,
+                "scored_at": row.scorecard.as_of.isoformat() if row.scorecard else None,
+            }
+            for row in page.rows
+        ],
+    }
 
 
 @router.get("/{ref}", summary="One lead by id or email, scored as of now")
 def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     service = state(request)
     with snapshot(request) as db:
-        return api_service.lead_detail(db, ref=ref, model=service.model, now=utcnow())
+        return reads.lead_detail(db, ref=ref, model=service.model, now=utcnow())
 
 
 @router.get(
@@ -90,7 +111,7 @@ def timeline(
     limit: int = Query(1000, ge=1, le=10_000, description="The latest items to return"),
 ) -> dict[str, Any]:
     with snapshot(request) as db:
-        return api_service.timeline(db, ref=ref, limit=limit)
+        return reads.timeline(db, ref=ref, limit=limit)
 
 
 @router.post("/{ref}/transition", summary="Move a lead (409 with the allowed targets)")
@@ -103,7 +124,7 @@ def transition(
     service = state(request)
     now = utcnow()
     with transaction(request) as db:
-        lead, reason = api_service.check_move(
+        lead, reason = check_move(
             db, ref=ref, to=move.to, reason=move.reason, reasons=service.settings.rejection_reasons
         )
         enter_stage(
@@ -116,4 +137,4 @@ def transition(
             model=service.model,
             handoff=service.handoff_policy,
         )
-        return api_service.lead_detail(db, ref=ref, model=service.model, now=now)
+        return reads.lead_detail(db, ref=ref, model=service.model, now=now)

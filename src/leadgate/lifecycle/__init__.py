@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from leadgate.lifecycle.stages import (
     AUTO_QUALIFY_FROM,
+    FUNNEL_ORDER,
+    LISTED_REASON,
+    NEEDS_REASON,
+    OUTCOME_STAGES,
+    STAGE_DEPTH,
     TRANSITIONS,
     Stage,
     allowed_targets,
@@ -13,6 +18,11 @@ from leadgate.lifecycle.stages import (
 
 __all__ = [
     "AUTO_QUALIFY_FROM",
+    "FUNNEL_ORDER",
+    "LISTED_REASON",
+    "NEEDS_REASON",
+    "OUTCOME_STAGES",
+    "STAGE_DEPTH",
     "TRANSITIONS",
     "Stage",
     "allowed_targets",

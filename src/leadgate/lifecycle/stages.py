@@ -13,6 +13,11 @@ from leadgate.exceptions import TransitionError
 
 __all__ = [
     "AUTO_QUALIFY_FROM",
+    "FUNNEL_ORDER",
+    "LISTED_REASON",
+    "NEEDS_REASON",
+    "OUTCOME_STAGES",
+    "STAGE_DEPTH",
     "TRANSITIONS",
     "Stage",
     "allowed_targets",
@@ -38,6 +43,49 @@ class Stage(StrEnum):
 #: Stages from which the scoring model may promote a lead to MQL. A recycled
 #: (nurture) lead qualifies again: there is no once-ever limit.
 AUTO_QUALIFY_FROM = frozenset({Stage.SUBSCRIBER, Stage.LEAD, Stage.NURTURE})
+
+#: The funnel's forward stages, earliest first; reaching a later one implies the earlier
+#: (imported CRM history may skip stages, e.g. straight from MQL to customer).
+FUNNEL_ORDER: tuple[Stage, ...] = (
+    Stage.SUBSCRIBER,
+    Stage.LEAD,
+    Stage.MQL,
+    Stage.SAL,
+    Stage.SQL,
+    Stage.OPPORTUNITY,
+    Stage.CUSTOMER,
+)
+
+#: How deep in the funnel a stage is: when two merged leads disagree, the deeper wins.
+STAGE_DEPTH: Mapping[Stage, int] = {
+    Stage.DISQUALIFIED: 0,
+    Stage.SUBSCRIBER: 1,
+    Stage.LEAD: 2,
+    Stage.NURTURE: 3,
+    Stage.MQL: 4,
+    Stage.SAL: 5,
+    Stage.SQL: 6,
+    Stage.OPPORTUNITY: 7,
+    Stage.CUSTOMER: 8,
+}
+
+#: The outcomes predictive scoring and backtests learn from: a lead reached one when
+#: it entered that stage or any later one.
+OUTCOME_STAGES: Mapping[str, tuple[str, ...]] = {
+    "sql": (Stage.SQL.value, Stage.OPPORTUNITY.value, Stage.CUSTOMER.value),
+    "customer": (Stage.CUSTOMER.value,),
+}
+
+#: Moves that send a lead back and must say why.
+NEEDS_REASON: frozenset[tuple[Stage, Stage]] = frozenset(
+    (source, target)
+    for source in (Stage.MQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
+    for target in (Stage.NURTURE, Stage.DISQUALIFIED)
+)
+#: Rejections of a fresh MQL take a reason from the configured list (reports group by it).
+LISTED_REASON: frozenset[tuple[Stage, Stage]] = frozenset(
+    {(Stage.MQL, Stage.NURTURE), (Stage.MQL, Stage.DISQUALIFIED)}
+)
 
 TRANSITIONS: Mapping[Stage, frozenset[Stage]] = {
     Stage.SUBSCRIBER: frozenset({Stage.LEAD, Stage.MQL, Stage.DISQUALIFIED}),

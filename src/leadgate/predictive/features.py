@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from leadgate.accounts.models import Account
 from leadgate.events.models import Event
 from leadgate.leads.models import Lead, StageChange
+from leadgate.lifecycle import OUTCOME_STAGES
 from leadgate.reference import free_mail_domains
 
 __all__ = [
@@ -41,11 +42,6 @@ CATEGORICAL = (
     "account_country",
     "tier",
 )
-#: A lead "reached" an outcome when it entered that stage or any later one.
-OUTCOME_STAGES = {
-    "sql": ("sql", "opportunity", "customer"),
-    "customer": ("customer",),
-}
 _MAX_EVENT_TYPES = 20
 
 

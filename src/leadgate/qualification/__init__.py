@@ -21,6 +21,7 @@ from leadgate.qualification.service import (
     explain_lead,
     qualify_all,
     qualify_leads,
+    upsert_and_qualify,
 )
 
 __all__ = [
@@ -38,4 +39,5 @@ __all__ = [
     "qualify_leads",
     "release_skipped",
     "skip_handoff",
+    "upsert_and_qualify",
 ]

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from leadgate.common.ids import utcnow
 from leadgate.exceptions import NotFoundError
 from leadgate.leads.models import Lead, StageChange
-from leadgate.leads.service import change_stage
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.lifecycle import Stage
 from leadgate.qualification.handoff import HandoffPolicy, hand_off, skip_handoff
 from leadgate.scorecards.service import (
@@ -46,6 +47,7 @@ __all__ = [
     "qualify_all",
     "qualify_leads",
     "settle",
+    "upsert_and_qualify",
 ]
 
 
@@ -100,6 +102,22 @@ def qualify_leads(
     changes = [q.change for q in qualified if q.change is not None]
     settle(session, changes, handoff, now or utcnow())
     return cards, qualified
+
+
+def upsert_and_qualify(
+    session: Session,
+    *,
+    data: LeadCreate,
+    model: ScoringModel,
+    now: datetime,
+    actor: str,
+    handoff: HandoffPolicy | None,
+) -> tuple[Lead, bool]:
+    """Create or update a lead and qualify it at once (its fit alone may make it an
+    MQL), handing off a new MQL; returns the lead and whether it was created."""
+    lead, created = upsert_lead(session, data=data, now=now, actor=actor)
+    qualify_leads(session, lead_ids=[lead.id], model=model, as_of=now, handoff=handoff, now=now)
+    return lead, created
 
 
 def qualify_all(
