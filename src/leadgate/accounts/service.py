@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,7 @@ from leadgate.common.text import normalize_domain
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.reference import is_free_mail, is_reserved_domain
 
-__all__ = ["account_for_domain", "get_account", "upsert_account"]
+__all__ = ["account_for_domain", "account_summary", "get_account", "upsert_account"]
 
 _UPDATABLE = ("name", "industry", "employees", "annual_revenue", "country", "tier", "owner")
 
@@ -85,3 +86,18 @@ def account_for_domain(
     if account is None and create:
         account, _ = upsert_account(session, data=AccountCreate(domain=domain), now=now)
     return account
+
+
+def account_summary(account: Account | None) -> dict[str, Any] | None:
+    """The account as a lead's pages and commands show it (None for no account)."""
+    if account is None:
+        return None
+    return {
+        "id": account.id,
+        "name": account.name,
+        "domain": account.domain,
+        "industry": account.industry,
+        "employees": account.employees,
+        "country": account.country,
+        "tier": account.tier,
+    }

@@ -242,14 +242,9 @@ def _rescore_database(
         return
     moved = ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in applied.items())
     console.print(f"applied: {moved or 'nothing'} (each with a history row)")
-    if handed.skipped:
-        console.print(
-            f"[yellow]handoff skipped[/] for {handed.skipped:,} stage entries (--no-handoff); "
-            "`leadgate handoff release` runs them later"
-        )
-    elif handed.handed_off:
-        actions = ", ".join(f"{key} {n:,}" for key, n in sorted(handed.actions.items()))
-        console.print(f"handed off {handed.handed_off:,} lead(s): {actions or 'no actions'}")
+    line = handed.describe()
+    if line is not None:
+        console.print(line, highlight=False)
 
 
 def _show_handoffs(handoffs: HandoffPlan, *, handoff: bool) -> None:

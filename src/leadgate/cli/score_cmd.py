@@ -11,6 +11,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
+from leadgate.accounts.service import account_summary
 from leadgate.cli.output import (
     JsonOption,
     console,
@@ -108,14 +109,9 @@ def score(
         console.print(table)
         if len(run.qualified) > 15:
             console.print(f"... and {len(run.qualified) - 15:,} more (leadgate leads --stage mql)")
-    if handed.skipped:
-        console.print(
-            f"[yellow]handoff skipped[/] for {handed.skipped:,} lead(s) (--no-handoff); "
-            "run `leadgate handoff release` to hand them off"
-        )
-    elif handed.handed_off:
-        actions = ", ".join(f"{key} {n:,}" for key, n in sorted(handed.actions.items()))
-        console.print(f"handed off {handed.handed_off:,} lead(s): {actions or 'no actions'}")
+    line = handed.describe()
+    if line is not None:
+        console.print(line, highlight=False)
 
 
 def explain(
@@ -160,16 +156,7 @@ def explain(
                     "id": lead.id,
                     "email": lead.email,
                     "stage": lead.stage,
-                    "account": None
-                    if account is None
-                    else {
-                        "id": account.id,
-                        "name": account.name,
-                        "domain": account.domain,
-                        "industry": account.industry,
-                        "employees": account.employees,
-                        "country": account.country,
-                    },
+                    "account": account_summary(account),
                 }
                 predicted = _prediction_view(session, prediction)
         finally:

@@ -85,9 +85,9 @@ def render_summary(summary: DemoSummary) -> None:
         f"{run.mql_verdicts} leads meet the MQL definition; "
         f"[bold green]{len(run.qualified)}[/] became MQL just now"
     )
-    if summary.handoffs.handed_off:
-        actions = ", ".join(f"{k} {n}" for k, n in sorted(summary.handoffs.actions.items()))
-        console.print(f"handed to sales: {actions}")
+    handed = summary.handoffs.describe()
+    if handed is not None:
+        console.print(handed, highlight=False)
     top = sorted(
         run.qualified,
         key=lambda q: -sum(q.scorecard.scores.get(g, 0.0) for g in ("fit", "engagement")),

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
+from leadgate.accounts.service import account_summary
 from leadgate.events.models import Event
 from leadgate.leads.models import StageChange
 from leadgate.leads.service import get_lead
@@ -45,17 +46,7 @@ def lead_detail(
         "stage": lead.stage,
         "stage_changed_at": lead.stage_changed_at.isoformat(),
         "allowed_moves": [stage.value for stage in allowed_targets(lead.stage)],
-        "account": None
-        if account is None
-        else {
-            "id": account.id,
-            "name": account.name,
-            "domain": account.domain,
-            "industry": account.industry,
-            "employees": account.employees,
-            "country": account.country,
-            "tier": account.tier,
-        },
+        "account": account_summary(account),
         "owner": lead.owner,
         "tasks": [task_dict(task) for task in list_tasks(session, lead_id=lead.id)],
         "model": model.label,

@@ -59,6 +59,18 @@ class BatchQualification:
     skipped: int = 0
     actions: dict[str, int] = field(default_factory=dict)
 
+    def describe(self) -> str | None:
+        """One line for people: what was handed off, or that it was skipped (None: nothing)."""
+        if self.skipped:
+            return (
+                f"handoff skipped for {self.skipped:,} stage entries (--no-handoff); "
+                "`leadgate handoff release` runs them later"
+            )
+        if not self.handed_off:
+            return None
+        actions = ", ".join(f"{key} {n:,}" for key, n in sorted(self.actions.items()))
+        return f"handed off {self.handed_off:,} lead(s): {actions or 'no actions'}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "handed_off": self.handed_off,
