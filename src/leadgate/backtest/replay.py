@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 
 from leadgate.backtest.shape import ModelShape, model_shape
+from leadgate.common.sql import quote_ident, quote_text
 from leadgate.engines.compiler import CHECKPOINT_COLUMN, compile_model
 from leadgate.engines.duckdb_engine import DuckDBEngine
 from leadgate.scoring.nodes import ScoringModel
@@ -72,8 +73,7 @@ class ReplayResult:
     seconds: float
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def replay(
@@ -124,9 +124,7 @@ def replay(
         )
         types = list(query.event_types)
         type_filter = (
-            "type IN (" + ", ".join("'" + t.replace("'", "''") + "'" for t in types) + ")"
-            if types
-            else "FALSE"
+            "type IN (" + ", ".join(quote_text(t) for t in types) + ")" if types else "FALSE"
         )
         account = "account_id" if "account_id" in engine.describe("leads") else "NULL"
         con.execute(

@@ -25,6 +25,7 @@ from leadgate.backtest.outcomes import resolve_outcomes
 from leadgate.backtest.replay import replay
 from leadgate.backtest.service import BacktestData, period_end
 from leadgate.backtest.shape import model_shape
+from leadgate.common.sql import quote_ident
 from leadgate.engines.compiler import CHECKPOINT_COLUMN
 from leadgate.exceptions import LeadgateError
 from leadgate.scoring import load_model
@@ -148,7 +149,7 @@ def sweep_thresholds(
     model_shape(model)  # the full definition must be replayable
     rest_model = dataclasses.replace(model, mql=rest)
     symbol = ">=" if test.op is Op.GTE else ">"
-    column = '"' + group.replace('"', '""') + '"'
+    column = quote_ident(group)
     outcomes = resolve_outcomes(data.history, outcome)
     result = replay(
         rest_model,

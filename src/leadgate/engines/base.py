@@ -15,6 +15,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
+from leadgate.common.sql import quote_ident
 from leadgate.engines.compiler import (
     JSON,
     NULL,
@@ -161,7 +162,7 @@ class QueryEngine:
                 raise LeadgateError(f"{role}: {rows - distinct} duplicate {_KEYS[role]} value(s)")
 
     def quote(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+        return quote_ident(name)
 
     def rescore(
         self,

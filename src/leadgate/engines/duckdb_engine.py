@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from leadgate.common.sql import quote_ident, quote_text
 from leadgate.engines.base import (
     CSV_TYPES,
     REQUIRED_COLUMNS,
@@ -210,9 +211,5 @@ def _to_arrow(result: Any) -> pa.Table:
     raise LeadgateError("this duckdb version cannot return Arrow tables")  # pragma: no cover
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_literal = quote_text
+_q = quote_ident

@@ -18,6 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from leadgate.common.sql import quote_backtick
 from leadgate.engines.base import (
     CSV_TYPES,
     REQUIRED_COLUMNS,
@@ -301,5 +302,4 @@ def _finished_share(tracker: Any) -> float:
     return 100.0 * done / total if total else 0.0
 
 
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+_q = quote_backtick

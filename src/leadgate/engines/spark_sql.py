@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from leadgate.common.sql import quote_backtick
 from leadgate.engines.compiler import Dialect
 from leadgate.exceptions import UnsupportedConstructError
 
@@ -57,7 +58,7 @@ class SparkDialect(Dialect):
     json_float_type = True
 
     def ident(self, name: str) -> str:
-        return "`" + name.replace("`", "``") + "`"
+        return quote_backtick(name)
 
     def text(self, value: str) -> str:
         if "\x00" in value:

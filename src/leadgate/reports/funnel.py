@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 
 from leadgate.backtest.outcomes import FUNNEL_ORDER
+from leadgate.common.sql import quote_ident
 from leadgate.exceptions import LeadgateError
 from leadgate.reports.history import DIMENSIONS, History
 
@@ -99,8 +100,7 @@ class FunnelReport:
         }
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+_q = quote_ident
 
 
 def _text(value: str) -> str:

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import make_url
 
+from leadgate.common.sql import quote_text
 from leadgate.common.sqlite_arrow import read_queries
 from leadgate.engines.compiler import (
     BOOL,
@@ -157,8 +158,7 @@ def _json_text(value: Any) -> str:
     return json.dumps(value)
 
 
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+_text = quote_text
 
 
 def attribute_column(raw: Sequence[str | dict[str, Any] | None], key: str, where: str) -> pa.Array:

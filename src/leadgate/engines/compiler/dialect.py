@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
+from leadgate.common.sql import quote_ident
 from leadgate.engines.compiler.text import (
     _needs_chr,
 )
@@ -26,7 +27,7 @@ class Dialect:
     exact_sums: ClassVar[bool] = True
 
     def ident(self, name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
+        return quote_ident(name)
 
     def text(self, value: str) -> str:
         """A string literal; control and invisible characters are spelt with ``chr()``."""
