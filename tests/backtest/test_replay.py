@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from leadgate.backtest import ReplayInput, first_mql_times, model_shape, replay
-from leadgate.backtest.replay import DAY_US, day_end, epoch_us
+from leadgate.backtest.replay import DAY_US, day_end, epoch_us, nurture_spans
 from leadgate.exceptions import UnsupportedConstructError
 from leadgate.scoring import load_model
 from leadgate.scoring.nodes import ScoringModel
@@ -193,3 +193,54 @@ mql: {score: engagement, gte: 30}
         )
         with pytest.raises(UnsupportedConstructError, match="point in time"):
             model_shape(model)
+
+
+class TestNurtureSpans:
+    def test_spans_open_close_and_reopen_per_lead(self) -> None:
+        at = [datetime(2026, 1, day, tzinfo=UTC) for day in range(1, 7)]
+        changes = pa.Table.from_pylist(
+            [
+                {"lead_id": "a", "to_stage": "mql", "at": at[0]},
+                {"lead_id": "a", "to_stage": "nurture", "at": at[1]},
+                {"lead_id": "b", "to_stage": "nurture", "at": at[2]},
+                {"lead_id": "a", "to_stage": "mql", "at": at[3]},
+                {"lead_id": "a", "to_stage": "nurture", "at": at[4]},
+                {"lead_id": "b", "to_stage": "disqualified", "at": at[5]},
+            ]
+        )
+        assert nurture_spans(changes).to_pylist() == [
+            {"lead_id": "a", "from": at[1], "until": at[3]},
+            {"lead_id": "b", "from": at[2], "until": at[5]},
+            {"lead_id": "a", "from": at[4], "until": None},
+        ]
+
+    def test_inside_a_span_only_later_events_count(self) -> None:
+        model = load_model(
+            "version: 1\nname: r\ngroups:\n  engagement:\n    rules:\n"
+            "      - {id: click, event: email.clicked, points: 10}\n"
+            "mql: {score: engagement, gte: 20}\n"
+        )
+        day = [datetime(2026, 1, d, 12, tzinfo=UTC) for d in range(1, 6)]
+        events = pa.Table.from_pylist(
+            [
+                {"lead_id": "a", "type": "email.clicked", "ts": day[0]},
+                {"lead_id": "a", "type": "email.clicked", "ts": day[1]},
+                {"lead_id": "a", "type": "email.clicked", "ts": day[3]},
+            ],
+            schema=pa.schema(
+                [("lead_id", pa.string()), ("type", pa.string()), ("ts", pa.timestamp("us", "UTC"))]
+            ),
+        )
+        leads = pa.table({"lead_id": ["a"]})
+        spans = nurture_spans(
+            pa.Table.from_pylist([{"lead_id": "a", "to_stage": "nurture", "at": day[2]}])
+        )
+        recycled = ReplayInput(events=events, leads=leads, accounts=None, recycled=spans)
+        hits = replay(model, recycled, end=day[4], keep="TRUE", done="FALSE").hits.to_pylist()
+        scores = {row["as_of_us"]: row["engagement"] for row in hits}
+        # two clicks before recycling: MQL on day 2; inside nurture only day 4's click counts
+        assert scores[epoch_us(day_end(epoch_us(day[1]) // DAY_US))] == 20
+        assert scores[epoch_us(day_end(epoch_us(day[3]) // DAY_US))] == 10
+        everything = ReplayInput(events=events, leads=leads, accounts=None)
+        plain = replay(model, everything, end=day[4], keep="TRUE", done="FALSE").hits
+        assert max(row["engagement"] for row in plain.to_pylist()) == 30

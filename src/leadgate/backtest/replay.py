@@ -27,11 +27,25 @@ import pyarrow as pa
 
 from leadgate.backtest.shape import ModelShape, model_shape
 from leadgate.common.sql import quote_ident, quote_text
-from leadgate.engines.compiler import CHECKPOINT_COLUMN, compile_model
+from leadgate.engines.compiler import (
+    CHECKPOINT_COLUMN,
+    COUNTED_SINCE_COLUMN,
+    EVERY_EVENT_COUNTS,
+    compile_model,
+)
 from leadgate.engines.duckdb_engine import DuckDBEngine
+from leadgate.lifecycle import Stage
 from leadgate.scoring.nodes import ScoringModel
 
-__all__ = ["DAY_US", "ReplayInput", "ReplayResult", "day_end", "epoch_us", "replay"]
+__all__ = [
+    "DAY_US",
+    "ReplayInput",
+    "ReplayResult",
+    "day_end",
+    "epoch_us",
+    "nurture_spans",
+    "replay",
+]
 
 DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -60,6 +74,10 @@ class ReplayInput:
     leads: pa.Table
     accounts: pa.Table | None
     starts: pa.Table | None = None
+    #: ``lead_id``, ``from``, ``until`` (UTC timestamps; ``until`` null while open): the
+    #: spans a lead sat in nurture. At an instant inside one, only the lead's events
+    #: after ``from`` count, as for a recycled lead today (None: every event counts).
+    recycled: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,37 @@ class ReplayResult:
 
 
 _q = quote_ident
+
+
+def _with_counted_since(instants: str) -> str:
+    """The checkpoints with ``since_us``: when the lead sits in nurture at that instant,
+    the moment it was recycled (only later events count), else every event counts."""
+    return (
+        f"SELECT k.lead_id, k.{CHECKPOINT_COLUMN}, "
+        f'coalesce(max(epoch_us(r."from")), {EVERY_EVENT_COUNTS}) AS {COUNTED_SINCE_COLUMN} '
+        f"FROM ({instants}) k LEFT JOIN recycled__raw r ON r.lead_id = k.lead_id "
+        f'AND epoch_us(r."from") <= k.{CHECKPOINT_COLUMN} '
+        f'AND (r."until" IS NULL OR k.{CHECKPOINT_COLUMN} < epoch_us(r."until")) '
+        f"GROUP BY k.lead_id, k.{CHECKPOINT_COLUMN}"
+    )
+
+
+def nurture_spans(changes: pa.Table) -> pa.Table:
+    """From stage changes (``lead_id``, ``to_stage``, ``at``, in time order), the spans
+    each lead sat in nurture: ``lead_id``, ``from``, ``until`` (null while open)."""
+    spans: list[dict[str, object]] = []
+    open_since: dict[str, int] = {}
+    for row in changes.select(["lead_id", "to_stage", "at"]).to_pylist():
+        lead, stage, at = row["lead_id"], row["to_stage"], row["at"]
+        if lead in open_since:
+            spans[open_since.pop(lead)]["until"] = at
+        if stage == Stage.NURTURE.value:
+            open_since[lead] = len(spans)
+            spans.append({"lead_id": lead, "from": at, "until": None})
+    moment = pa.timestamp("us", tz="UTC")
+    return pa.Table.from_pylist(
+        spans, schema=pa.schema([("lead_id", pa.string()), ("from", moment), ("until", moment)])
+    )
 
 
 def replay(
@@ -114,6 +163,9 @@ def replay(
                 }
             )
         con.register("starts__raw", starts)
+        recycled = data.recycled is not None and data.recycled.num_rows > 0
+        if recycled:
+            con.register("recycled__raw", data.recycled)
         query = compile_model(
             model,
             as_of=end,
@@ -121,6 +173,7 @@ def replay(
             dialect="duckdb",
             tables={"events": "bt_events", "checkpoints": "checkpoints"},
             checkpoints=True,
+            counted_since=recycled,
         )
         types = list(query.event_types)
         type_filter = (
@@ -188,11 +241,15 @@ def replay(
                     f"SELECT lead_id, r.range AS day FROM lead_info, range({day}, {last + 1}) r "
                     f"WHERE first_day IS NOT NULL AND r.range >= first_day AND {active}"
                 )
+            instants = (
+                f"SELECT lead_id, least((day + 1) * {DAY_US} - 1, {end_us}) AS "
+                f"{CHECKPOINT_COLUMN} FROM ({days})"
+            )
+            if recycled:
+                instants = _with_counted_since(instants)
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE checkpoints AS
-                SELECT lead_id, least((day + 1) * {DAY_US} - 1, {end_us}) AS {CHECKPOINT_COLUMN}
-                FROM ({days});
+                CREATE OR REPLACE TEMP TABLE checkpoints AS {instants};
                 CREATE OR REPLACE TEMP VIEW bt_events AS
                 SELECT * FROM events
                 WHERE epoch_us(ts) <= {min((last + 1) * DAY_US - 1, end_us)}

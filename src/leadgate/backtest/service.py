@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 
 from leadgate.backtest.metrics import ModelScore, Period, describe_only, only_in, score_mqls
 from leadgate.backtest.outcomes import Outcome, resolve_outcomes
-from leadgate.backtest.replay import ReplayInput, ReplayResult, replay
+from leadgate.backtest.replay import ReplayInput, ReplayResult, nurture_spans, replay
 from leadgate.backtest.shape import model_shape
 from leadgate.engines.compiler import CHECKPOINT_COLUMN, compile_model
 from leadgate.exceptions import LeadgateError
@@ -85,7 +85,12 @@ def load_backtest_data(
     leads = tables.leads.drop_columns(["predicted"])
     return BacktestData(
         replay=ReplayInput(
-            events=tables.events, leads=leads, accounts=tables.accounts, starts=starts
+            events=tables.events,
+            leads=leads,
+            accounts=tables.accounts,
+            starts=starts,
+            # a recycled lead counts only what it did after recycling, as scoring does
+            recycled=nurture_spans(history.changes),
         ),
         history=history,
         read_seconds=time.perf_counter() - started,

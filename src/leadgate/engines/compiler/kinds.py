@@ -37,6 +37,12 @@ BOOL_FIELDS = frozenset({"do_not_email", "do_not_call"})
 
 #: Column of the ``checkpoints`` relation: the scoring instant in microseconds since the epoch.
 CHECKPOINT_COLUMN = "as_of_us"
+#: Optional column of the ``checkpoints`` relation (``counted_since=True``): only events
+#: after this instant (microseconds since the epoch) count at that checkpoint, the
+#: moment the lead was recycled to nurture when it sits there at that instant.
+COUNTED_SINCE_COLUMN = "since_us"
+#: ``since_us`` of a checkpoint where every event counts (BIGINT's least value).
+EVERY_EVENT_COUNTS = -(2**63)
 
 _EMAIL_DOMAIN = "__leadgate_email_domain"
 _EMAIL_PART = "__leadgate_email_part"

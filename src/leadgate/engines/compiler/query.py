@@ -11,6 +11,7 @@ from leadgate.engines.compiler.kinds import (
     _EMAIL_DOMAIN,
     _EMAIL_PART,
     CHECKPOINT_COLUMN,
+    COUNTED_SINCE_COLUMN,
     FLOAT,
     INT,
     NULL,
@@ -291,7 +292,13 @@ class _Compiler(_ValueCompiler):
         if not self.checkpoints:
             return scan
         # every event once per later checkpoint of its lead, aged from that checkpoint
+        # (with counted_since: only those after the checkpoint's recycling instant)
         cp = q("cp")
+        since = (
+            f" AND {q('x')}.{q('ts_us')} > {cp}.{q(COUNTED_SINCE_COLUMN)}"
+            if self.counted_since
+            else ""
+        )
         return (
             f"{scan},\n{q('ev')} AS (\n  SELECT\n    {q('x')}.*,\n"
             f"    {cp}.{q(CHECKPOINT_COLUMN)} AS {q(CHECKPOINT_COLUMN)},\n"
@@ -299,7 +306,7 @@ class _Compiler(_ValueCompiler):
             f"  FROM {q('ev0')} AS {q('x')}\n"
             f"  JOIN {q(self.tables['checkpoints'])} AS {cp}\n"
             f"    ON {cp}.{q('lead_id')} = {q('x')}.{q('lead_id')} "
-            f"AND {q('x')}.{q('ts_us')} <= {cp}.{q(CHECKPOINT_COLUMN)}\n)"
+            f"AND {q('x')}.{q('ts_us')} <= {cp}.{q(CHECKPOINT_COLUMN)}{since}\n)"
         )
 
     def agg_cte(self) -> str:
@@ -403,6 +410,7 @@ def compile_model(
     dialect: str | Dialect = "duckdb",
     tables: Mapping[str, str] | None = None,
     checkpoints: bool = False,
+    counted_since: bool = False,
 ) -> CompiledQuery:
     """Compile ``model`` at ``as_of`` into one query over ``events``/``leads``/``accounts``.
 
@@ -411,7 +419,10 @@ def compile_model(
     each lead as of its own instants (each pair at most once), and returns one row
     per checkpoint (keys
     ``lead_id``, ``as_of_us``); ``as_of`` then only labels the query. This is the
-    point-in-time replay behind backtests: the same meaning at many moments.
+    point-in-time replay behind backtests: the same meaning at many moments. With
+    ``counted_since`` the checkpoints also carry ``since_us``: at that checkpoint only
+    the lead's events after it count (the counted-events rule of a recycled lead,
+    :func:`leadgate.scorecards.service.counted_since`, replayed from its history).
 
     Raises :class:`UnsupportedConstructError` naming the rule (or MQL path) for
     anything the dialect cannot express exactly.
@@ -424,7 +435,15 @@ def compile_model(
         "checkpoints": "checkpoints",
         **(tables or {}),
     }
+    if counted_since and not checkpoints:
+        raise ValueError("counted_since applies to checkpoint mode only")
     compiler = _Compiler(
-        model, schema or InputSchema.canonical(), chosen, as_of, names, checkpoints=checkpoints
+        model,
+        schema or InputSchema.canonical(),
+        chosen,
+        as_of,
+        names,
+        checkpoints=checkpoints,
+        counted_since=counted_since,
     )
     return compiler.compile()

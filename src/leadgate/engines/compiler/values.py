@@ -63,8 +63,10 @@ class _ValueCompiler:
         as_of: datetime,
         tables: Mapping[str, str],
         checkpoints: bool = False,
+        counted_since: bool = False,
     ) -> None:
         self.model = model
+        self.counted_since = counted_since
         self.schema = schema
         self.d = dialect
         self.as_of = as_of
