@@ -18,11 +18,16 @@ from leadgate.actions.playbooks import default_playbooks
 from leadgate.cli import app
 from leadgate.db.engine import Database, open_database
 from leadgate.demo.runner import build_demo
+from leadgate.events.schemas import EventCreate
+from leadgate.events.service import record_event
 from leadgate.leads.models import Lead, StageChange
+from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.service import upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.qualification import HandoffPolicy, enter_stage, explain_lead
-from leadgate.scorecards.models import StoredScorecard
-from leadgate.scoring import default_model
+from leadgate.predictive.models import PredictiveModel
+from leadgate.qualification import HandoffPolicy, enter_stage, explain_lead, qualify_leads
+from leadgate.scorecards.models import Prediction, StoredScorecard
+from leadgate.scoring import default_model, load_model
 
 END = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -110,3 +115,73 @@ class TestExplainAgreesWithTheStoredScorecard:
             assert after is not None and after.as_of == when and not after.mql
             fresh = explain_lead(session, lead_id=lead.id, model=model, as_of=when)
             _same_card(after.breakdown, fresh.to_dict())
+
+
+PREDICTED_MODEL = """
+version: 1
+name: predicted
+groups:
+  engagement:
+    rules:
+      - {id: click, event: email.clicked, points: 30}
+mql:
+  all:
+    - {predicted: {gte: 0.5}}
+    - {score: engagement, gte: 20}
+"""
+
+
+class TestTheRecordedPrediction:
+    def test_a_recomputation_at_the_stored_instant_uses_the_prediction_it_recorded(
+        self, db: Database
+    ) -> None:
+        model = load_model(PREDICTED_MODEL)
+        with db.session() as session:
+            lead, _ = upsert_lead(session, data=LeadCreate(email="p@acme.cz"), now=END)
+            record_event(
+                session,
+                data=EventCreate(email="p@acme.cz", type="email.clicked", occurred_at=END),
+                received_at=END,
+            )
+            trained = PredictiveModel(
+                name="p",
+                version=1,
+                outcome="sql",
+                as_of=END,
+                trained_at=END,
+                seed=1,
+                metrics={},
+                feature_spec={},
+                booster="",
+            )
+            session.add(trained)
+            session.flush()
+            session.add(
+                Prediction(
+                    lead_id=lead.id,
+                    model_id=trained.id,
+                    probability=0.8,
+                    factors={},
+                    as_of=END,
+                    computed_at=END,
+                )
+            )
+        scored_at = END.replace(hour=10)
+        with db.session() as session:
+            cards, _ = qualify_leads(
+                session, lead_ids=[lead.id], model=model, as_of=scored_at, handoff=None
+            )
+            assert cards[0].mql and cards[0].predicted == 0.8
+        with db.session() as session:  # a newer prediction arrives after the scoring
+            prediction = session.get(Prediction, lead.id)
+            assert prediction is not None
+            prediction.probability = 0.1
+        with db.session() as session:
+            stored = session.get(StoredScorecard, lead.id)
+            assert stored is not None and stored.breakdown["predicted"] == 0.8
+            again = explain_lead(session, lead_id=lead.id, model=model, as_of=scored_at)
+            assert again.to_dict() == stored.breakdown
+            later = explain_lead(
+                session, lead_id=lead.id, model=model, as_of=scored_at.replace(hour=11)
+            )
+            assert later.predicted == 0.1 and not later.mql

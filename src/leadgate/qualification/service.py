@@ -29,6 +29,7 @@ from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.lifecycle import Stage
 from leadgate.qualification.handoff import HandoffPolicy, hand_off, skip_handoff
+from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import (
     Qualified,
     ScoreRun,
@@ -174,8 +175,23 @@ def explain_lead(
     session: Session, *, lead_id: str, model: ScoringModel, as_of: datetime
 ) -> Scorecard:
     """The lead's scorecard recomputed as of ``as_of`` from exactly the inputs the
-    stored one is computed from (counted events, account, roll-ups, prediction)."""
-    _, cards = evaluate_leads(session, lead_ids=[lead_id], model=model, as_of=as_of)
+    stored one is computed from (counted events, account, roll-ups, prediction).
+
+    At the stored scorecard's own instant and model version, the prediction it
+    recorded is used, not a newer one: the recomputation then equals what was stored.
+    """
+    recorded: dict[str, float | None] = {}
+    stored = session.get(StoredScorecard, lead_id)
+    if (
+        stored is not None
+        and stored.as_of == as_of
+        and (stored.model_name, stored.model_version) == (model.name, model.version)
+        and "predicted" in stored.breakdown
+    ):
+        recorded[lead_id] = stored.breakdown["predicted"]
+    _, cards = evaluate_leads(
+        session, lead_ids=[lead_id], model=model, as_of=as_of, recorded_predictions=recorded
+    )
     for card in cards:
         if card.lead_id == lead_id:
             return card

@@ -307,10 +307,19 @@ def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) ->
 
 
 def evaluate_leads(
-    session: Session, *, lead_ids: Sequence[str], model: ScoringModel, as_of: datetime
+    session: Session,
+    *,
+    lead_ids: Sequence[str],
+    model: ScoringModel,
+    as_of: datetime,
+    recorded_predictions: Mapping[str, float | None] | None = None,
 ) -> tuple[list[Lead], list[Scorecard]]:
     """Evaluate these leads (and their account mates for roll-ups) over their whole
-    counted history as of ``as_of``; nothing is written."""
+    counted history as of ``as_of``; nothing is written.
+
+    ``recorded_predictions`` replaces the stored prediction of those leads (None: no
+    prediction): a recomputation of a stored scorecard uses the input it recorded.
+    """
     leads = _rows_for(session, model, lead_ids)
     if not leads:
         return [], []
@@ -327,6 +336,11 @@ def evaluate_leads(
             select(Prediction.lead_id, Prediction.probability).where(Prediction.lead_id.in_(ids))
         )
     }
+    for lead_id, probability in (recorded_predictions or {}).items():
+        if probability is None:
+            predicted.pop(lead_id, None)
+        else:
+            predicted[lead_id] = probability
     cards = _evaluate(model, leads, accounts, events, predicted, as_of)
     return leads, cards
 

@@ -270,6 +270,7 @@ class _Partial:
             mql=mql,
             rules=tuple(self.outcomes),
             checks=tuple(checks),
+            predicted=self.lead.predicted,
         )
 
 

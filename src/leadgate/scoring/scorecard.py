@@ -94,6 +94,9 @@ class Scorecard:
     mql: bool
     rules: tuple[RuleOutcome, ...]
     checks: tuple[CheckOutcome, ...]
+    #: the lead's predicted probability the evaluation saw (an input, recorded so a
+    #: recomputation at the same instant uses the same one; None: none on record)
+    predicted: float | None = None
 
     @property
     def model_label(self) -> str:
@@ -131,6 +134,7 @@ class Scorecard:
             "mql": self.mql,
             "rules": [rule.to_dict() for rule in self.rules],
             "checks": [check.to_dict() for check in self.checks],
+            "predicted": self.predicted,
         }
 
     def to_json(self) -> bytes:
