@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from leadgate.common.text import blank_to_none, normalize_domain
 from leadgate.reference import is_free_mail
 
-__all__ = ["AccountCreate", "AccountRead"]
+__all__ = ["AccountCreate", "AccountRead", "AccountUpserted"]
 
 
 class AccountCreate(BaseModel):
@@ -79,3 +79,9 @@ class AccountRead(BaseModel):
     attributes: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class AccountUpserted(AccountRead):
+    """An account after ``PUT``, and whether it was created."""
+
+    created: bool

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from leadgate.api.deps import Caller, IngestKey, authorize, state
 from leadgate.events.schemas import EventCreate
+from leadgate.ingest.schemas import IngestAnswer, SegmentAck, SegmentBatchAnswer
 from leadgate.ingest.segment import SegmentResult
 from leadgate.ingest.service import IngestResult
 from leadgate.ingest.writer import KeyRevokedError
@@ -90,6 +91,7 @@ _BATCH_SCHEMA = {
     "/events",
     summary="Record one event and qualify its lead",
     openapi_extra=_documented(_EVENT_SCHEMA),
+    responses={200: {"model": IngestAnswer}},
 )
 async def post_event(request: Request) -> Response:
     caller = await authorize(request, Scope.INGEST)
@@ -100,6 +102,7 @@ async def post_event(request: Request) -> Response:
     "/events/batch",
     summary="Record up to 1,000 events, all or nothing",
     openapi_extra=_documented(_BATCH_SCHEMA),
+    responses={200: {"model": IngestAnswer}},
 )
 async def post_events(request: Request) -> Response:
     caller = await authorize(request, Scope.INGEST)
@@ -127,27 +130,31 @@ async def _single(
 Message = Annotated[dict[str, Any], Body()]
 
 
-@segment_router.post("/track")
+@segment_router.post("/track", response_model=SegmentAck)
 async def track(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     return await _single("track", request, caller, body)
 
 
-@segment_router.post("/identify")
+@segment_router.post("/identify", response_model=SegmentAck)
 async def identify(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     return await _single("identify", request, caller, body)
 
 
-@segment_router.post("/group")
+@segment_router.post("/group", response_model=SegmentAck)
 async def group(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     return await _single("group", request, caller, body)
 
 
-@segment_router.post("/page")
+@segment_router.post("/page", response_model=SegmentAck)
 async def page(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     return await _single("page", request, caller, body)
 
 
-@segment_router.post("/batch", summary="Segment batch: each message applied or reported")
+@segment_router.post(
+    "/batch",
+    response_model=SegmentBatchAnswer,
+    summary="Segment batch: each message applied or reported",
+)
 async def batch(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
     messages = body.get("batch")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):

@@ -9,8 +9,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadgate.common.text import blank_to_none, normalize_domain, normalize_email
 from leadgate.lifecycle import Stage
+from leadgate.tasks.schemas import TaskOut
 
-__all__ = ["LeadCreate", "LeadRead", "LeadUpdate"]
+__all__ = [
+    "AccountSummary",
+    "LeadCreate",
+    "LeadDetail",
+    "LeadList",
+    "LeadListItem",
+    "LeadRead",
+    "LeadUpdate",
+    "LeadUpserted",
+    "Timeline",
+]
 
 _TEXT_FIELDS = (
     "id",
@@ -127,3 +138,77 @@ class LeadRead(BaseModel):
     stage_changed_at: datetime
     created_at: datetime
     updated_at: datetime
+
+
+# -- what the lead endpoints answer -----------------------------------------------------------
+
+
+class AccountSummary(BaseModel):
+    """The lead's account as its pages show it."""
+
+    id: str
+    name: str | None
+    domain: str | None
+    industry: str | None
+    employees: int | None
+    country: str | None
+    tier: str | None
+
+
+class LeadDetail(BaseModel):
+    """A lead scored as of ``as_of`` (decay applied on read), with its account, owner,
+    open and done tasks, the moves allowed from its stage, and the full breakdown."""
+
+    id: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    title: str | None
+    country: str | None
+    source: str | None
+    channel: str | None
+    campaign: str | None
+    attributes: dict[str, Any]
+    stage: str
+    stage_changed_at: str
+    allowed_moves: list[str]
+    account: AccountSummary | None
+    owner: str | None
+    tasks: list[TaskOut]
+    model: str
+    as_of: str
+    scores: dict[str, float]
+    grade: str | None
+    mql: bool
+    scorecard: dict[str, Any] | None
+
+
+class LeadUpserted(LeadDetail):
+    created: bool
+
+
+class LeadListItem(BaseModel):
+    """A listed lead with its scores and grade as last stored."""
+
+    id: str
+    email: str
+    stage: str
+    account_id: str | None
+    scores: dict[str, float]
+    grade: str | None
+    scored_at: str | None
+
+
+class LeadList(BaseModel):
+    total: int
+    leads: list[LeadListItem]
+
+
+class Timeline(BaseModel):
+    """A lead's story, oldest first. Each item has ``kind`` (``event``,
+    ``stage_change``, ``task`` or ``webhook``), ``at`` and that kind's fields;
+    ``more``: older items exist beyond ``limit``."""
+
+    lead_id: str
+    items: list[dict[str, Any]]
+    more: bool

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from leadgate.api.deps import AdminKey, SalesKey, snapshot, state, transaction
 from leadgate.common.ids import utcnow
 from leadgate.leads import reads
-from leadgate.leads.schemas import LeadCreate
+from leadgate.leads.schemas import LeadCreate, LeadDetail, LeadList, LeadUpserted, Timeline
 from leadgate.leads.service import check_move
 from leadgate.leads.service import list_leads as find_leads
 from leadgate.lifecycle import Stage
@@ -28,7 +28,7 @@ class TransitionRequest(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
-@router.put("", summary="Create or update a lead (by email or id)")
+@router.put("", response_model=LeadUpserted, summary="Create or update a lead (by email or id)")
 def upsert(data: LeadCreate, request: Request, caller: AdminKey) -> dict[str, Any]:
     service = state(request)
     now = utcnow()
@@ -45,7 +45,7 @@ def upsert(data: LeadCreate, request: Request, caller: AdminKey) -> dict[str, An
     return {"created": created, **detail}
 
 
-@router.get("", summary="List leads with filters")
+@router.get("", response_model=LeadList, summary="List leads with filters")
 def list_leads(
     request: Request,
     caller: SalesKey,
@@ -93,7 +93,9 @@ def list_leads(
     }
 
 
-@router.get("/{ref}", summary="One lead by id or email, scored as of now")
+@router.get(
+    "/{ref}", response_model=LeadDetail, summary="One lead by id or email, scored as of now"
+)
 def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     service = state(request)
     with snapshot(request) as db:
@@ -102,6 +104,7 @@ def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
 
 @router.get(
     "/{ref}/timeline",
+    response_model=Timeline,
     summary="Events, stage changes, tasks and webhook deliveries in time order",
 )
 def timeline(
@@ -114,7 +117,11 @@ def timeline(
         return reads.timeline(db, ref=ref, limit=limit)
 
 
-@router.post("/{ref}/transition", summary="Move a lead (409 with the allowed targets)")
+@router.post(
+    "/{ref}/transition",
+    response_model=LeadDetail,
+    summary="Move a lead (409 with the allowed targets)",
+)
 def transition(
     ref: str,
     move: TransitionRequest,

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict
 
 from leadgate.api.deps import SalesKey, state
 from leadgate.exceptions import LeadgateError
@@ -17,7 +18,25 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
 
-@router.get("/funnel", summary="Stage entries, cohort conversions, time in stage, SLA")
+class FunnelAnswer(BaseModel):
+    """``leadgate report funnel --json``: the period, the grouping, the overall stage
+    entries and conversions (further keys, see docs/backtesting.md), MQL to SQL
+    against the typical band, handoff SLA compliance, and the same per group."""
+
+    model_config = ConfigDict(extra="allow")
+
+    period: dict[str, str | None]
+    by: str | None
+    mql_to_sql: dict[str, Any]
+    sla: dict[str, Any]
+    groups: list[dict[str, Any]]
+
+
+@router.get(
+    "/funnel",
+    response_model=FunnelAnswer,
+    summary="Stage entries, cohort conversions, time in stage, SLA",
+)
 def get_funnel(
     request: Request,
     caller: SalesKey,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from leadgate.api.deps import SalesKey, snapshot, transaction
 from leadgate.common.ids import utcnow
+from leadgate.tasks.schemas import TaskList, TaskOut
 from leadgate.tasks.service import complete_task, list_tasks, task_dict
 
 __all__ = ["router"]
@@ -15,7 +16,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"])
 
 
-@router.get("", summary="Tasks, soonest due first")
+@router.get("", response_model=TaskList, summary="Tasks, soonest due first")
 def get_tasks(
     request: Request,
     caller: SalesKey,
@@ -29,7 +30,11 @@ def get_tasks(
         return {"tasks": [task_dict(task) for task in tasks]}
 
 
-@router.post("/{task_id}/complete", summary="Complete a task (records whether the SLA was met)")
+@router.post(
+    "/{task_id}/complete",
+    response_model=TaskOut,
+    summary="Complete a task (records whether the SLA was met)",
+)
 def post_complete(task_id: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     with transaction(request) as db:
         return task_dict(complete_task(db, task_id=task_id, now=utcnow()))

@@ -10,6 +10,12 @@ from sqlalchemy import select
 from leadgate.api.deps import AdminKey, snapshot, transaction
 from leadgate.common.ids import utcnow
 from leadgate.webhooks.models import OutboxMessage, Subscription
+from leadgate.webhooks.schemas import (
+    DeliveryList,
+    DeliveryOut,
+    SubscriptionCreated,
+    SubscriptionList,
+)
 from leadgate.webhooks.service import (
     SubscriptionIn,
     create_subscription,
@@ -23,7 +29,12 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 
-@router.post("", status_code=201, summary="Subscribe; the signing secret is returned this once")
+@router.post(
+    "",
+    status_code=201,
+    response_model=SubscriptionCreated,
+    summary="Subscribe; the signing secret is returned this once",
+)
 def post_subscription(data: SubscriptionIn, request: Request, caller: AdminKey) -> dict[str, Any]:
     with transaction(request) as db:
         subscription, secret = create_subscription(db, data=data, now=utcnow())
@@ -35,7 +46,7 @@ def post_subscription(data: SubscriptionIn, request: Request, caller: AdminKey) 
         }
 
 
-@router.get("", summary="Subscriptions (without secrets)")
+@router.get("", response_model=SubscriptionList, summary="Subscriptions (without secrets)")
 def get_subscriptions(request: Request, caller: AdminKey) -> dict[str, Any]:
     with snapshot(request) as db:
         rows = db.scalars(select(Subscription).order_by(Subscription.created_at))
@@ -46,7 +57,7 @@ def get_subscriptions(request: Request, caller: AdminKey) -> dict[str, Any]:
         }
 
 
-@router.get("/deliveries", summary="Deliveries, newest first")
+@router.get("/deliveries", response_model=DeliveryList, summary="Deliveries, newest first")
 def get_deliveries(
     request: Request,
     caller: AdminKey,
@@ -59,7 +70,9 @@ def get_deliveries(
         return {"deliveries": [delivery_dict(d, m) for d, m in rows]}
 
 
-@router.post("/deliveries/{delivery_id}/replay", summary="Send a delivery again")
+@router.post(
+    "/deliveries/{delivery_id}/replay", response_model=DeliveryOut, summary="Send a delivery again"
+)
 def post_replay(delivery_id: int, request: Request, caller: AdminKey) -> dict[str, Any]:
     with transaction(request) as db:
         delivery = replay_delivery(db, delivery_id=delivery_id, now=utcnow())
