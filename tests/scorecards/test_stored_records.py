@@ -120,3 +120,19 @@ class TestLoadStoredLeads:
         _store(db)
         with db.session() as session:
             assert load_stored_leads(session, lead_ids=[]) == {}
+
+
+class TestOneFieldList:
+    def test_the_record_columns_are_the_tables_columns(self) -> None:
+        """The evaluator's records name stored columns, and nothing else."""
+        from leadgate.accounts.models import Account
+        from leadgate.leads.models import Lead
+        from leadgate.scoring.nodes import ACCOUNT_FIELDS, LEAD_FIELDS
+        from leadgate.scoring.records import ACCOUNT_COLUMNS, LEAD_COLUMNS
+
+        assert set(LEAD_COLUMNS) <= set(Lead.__table__.columns.keys())
+        assert set(ACCOUNT_COLUMNS) <= set(Account.__table__.columns.keys())
+        # what a model may read of a lead: its columns, less the key to its account,
+        # plus the derived email domain
+        assert (set(LEAD_COLUMNS) - {"account_id"}) | {"email_domain"} == LEAD_FIELDS
+        assert set(ACCOUNT_COLUMNS) == ACCOUNT_FIELDS

@@ -25,7 +25,13 @@ from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
-from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
+from leadgate.scoring.records import (
+    ACCOUNT_COLUMNS,
+    LEAD_COLUMNS,
+    AccountRecord,
+    EventRecord,
+    LeadRecord,
+)
 from leadgate.scoring.scorecard import Scorecard
 
 __all__ = [
@@ -85,24 +91,9 @@ class ScoreRun:
 
 def lead_record(lead: Lead, predicted: float | None = None) -> LeadRecord:
     """The evaluator's view of a stored lead (with its predicted probability, if any)."""
-    return LeadRecord(
-        id=lead.id,
-        email=lead.email,
-        first_name=lead.first_name,
-        last_name=lead.last_name,
-        title=lead.title,
-        seniority=lead.seniority,
-        department=lead.department,
-        country=lead.country,
-        source=lead.source,
-        channel=lead.channel,
-        campaign=lead.campaign,
-        do_not_email=lead.do_not_email,
-        do_not_call=lead.do_not_call,
-        account_id=lead.account_id,
-        attributes=lead.attributes or {},
-        predicted=predicted,
-    )
+    values = {name: getattr(lead, name) for name in LEAD_COLUMNS}
+    values["attributes"] = values["attributes"] or {}
+    return LeadRecord(**values, predicted=predicted)
 
 
 def predictions_by_lead(session: Session) -> dict[str, float]:
@@ -113,18 +104,9 @@ def predictions_by_lead(session: Session) -> dict[str, float]:
 
 def account_record(account: Account) -> AccountRecord:
     """The evaluator's view of a stored account."""
-    return AccountRecord(
-        id=account.id,
-        domain=account.domain,
-        name=account.name,
-        industry=account.industry,
-        employees=account.employees,
-        annual_revenue=account.annual_revenue,
-        country=account.country,
-        tier=account.tier,
-        owner=account.owner,
-        attributes=account.attributes or {},
-    )
+    values = {name: getattr(account, name) for name in ACCOUNT_COLUMNS}
+    values["attributes"] = values["attributes"] or {}
+    return AccountRecord(**values)
 
 
 def qualification_reason(card: Scorecard) -> str:

@@ -19,25 +19,21 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from leadgate.common.driver_sql import any_of, fetch, json_reader, time_reader
-from leadgate.scoring.records import AccountRecord, LeadRecord
+from leadgate.scoring.records import ACCOUNT_COLUMNS, LEAD_COLUMNS, AccountRecord, LeadRecord
 
 __all__ = ["StoredLead", "load_stored_leads"]
 
-_LEAD_COLUMNS = (
-    "id, email, first_name, last_name, title, seniority, department, country, source, "
-    "channel, campaign, do_not_email, do_not_call, account_id, attributes"
-)
-_ACCOUNT_COLUMNS = (
-    "id, domain, name, industry, employees, annual_revenue, country, tier, owner, attributes"
-)
+_LEADS = len(LEAD_COLUMNS)
 _SELECT = (
     "SELECT "
-    + ", ".join(f"l.{column}" for column in _LEAD_COLUMNS.split(", "))
+    + ", ".join(f"l.{column}" for column in LEAD_COLUMNS)
     + ", l.stage, l.stage_changed_at, p.probability, "
-    + ", ".join(f"a.{column}" for column in _ACCOUNT_COLUMNS.split(", "))
+    + ", ".join(f"a.{column}" for column in ACCOUNT_COLUMNS)
     + " FROM leads l LEFT JOIN accounts a ON a.id = l.account_id "
     "LEFT JOIN predictions p ON p.lead_id = l.id WHERE "
 )
+#: Lead columns stored as integers on SQLite that the records hold as booleans.
+_FLAGS = ("do_not_email", "do_not_call")
 
 
 class StoredLead(NamedTuple):
@@ -56,37 +52,17 @@ def load_stored_leads(session: Session, *, lead_ids: Iterable[str]) -> dict[str,
     read_time, read_json = time_reader(dialect), json_reader(dialect)
     loaded: dict[str, StoredLead] = {}
     for row in fetch(session, _SELECT + test, params):
-        lead = LeadRecord(
-            id=row[0],
-            email=row[1],
-            first_name=row[2],
-            last_name=row[3],
-            title=row[4],
-            seniority=row[5],
-            department=row[6],
-            country=row[7],
-            source=row[8],
-            channel=row[9],
-            campaign=row[10],
-            do_not_email=bool(row[11]),
-            do_not_call=bool(row[12]),
-            account_id=row[13],
-            attributes=read_json(row[14]),
-            predicted=row[17],
-        )
+        values = dict(zip(LEAD_COLUMNS, row[:_LEADS], strict=True))
+        values["attributes"] = read_json(values["attributes"])
+        for flag in _FLAGS:
+            values[flag] = bool(values[flag])
+        stage, changed_at, predicted = row[_LEADS : _LEADS + 3]
+        lead = LeadRecord(**values, predicted=predicted)
         account = None
-        if row[18] is not None:
-            account = AccountRecord(
-                id=row[18],
-                domain=row[19],
-                name=row[20],
-                industry=row[21],
-                employees=row[22],
-                annual_revenue=row[23],
-                country=row[24],
-                tier=row[25],
-                owner=row[26],
-                attributes=read_json(row[27]),
-            )
-        loaded[lead.id] = StoredLead(lead, account, row[15], read_time(row[16]))
+        stored_account = row[_LEADS + 3 :]
+        if stored_account[0] is not None:
+            account_values = dict(zip(ACCOUNT_COLUMNS, stored_account, strict=True))
+            account_values["attributes"] = read_json(account_values["attributes"])
+            account = AccountRecord(**account_values)
+        loaded[lead.id] = StoredLead(lead, account, stage, read_time(changed_at))
     return loaded

@@ -13,6 +13,8 @@ from dataclasses import field as dc_field
 from enum import StrEnum
 from typing import TypeAlias
 
+from leadgate.scoring.records import ACCOUNT_COLUMNS, LEAD_COLUMNS
+
 __all__ = [
     "ACCOUNT_FIELDS",
     "AGGREGATIONS",
@@ -76,39 +78,8 @@ NUMERIC_OPS = frozenset({Op.GT, Op.GTE, Op.LT, Op.LTE, Op.BETWEEN})
 
 #: Built-in fields per scope; anything custom lives under ``attributes.<name>``
 #: (leads, accounts) or ``properties.<name>`` (events).
-LEAD_FIELDS = frozenset(
-    {
-        "id",
-        "email",
-        "email_domain",
-        "first_name",
-        "last_name",
-        "title",
-        "seniority",
-        "department",
-        "country",
-        "source",
-        "channel",
-        "campaign",
-        "do_not_email",
-        "do_not_call",
-        "attributes",
-    }
-)
-ACCOUNT_FIELDS = frozenset(
-    {
-        "id",
-        "domain",
-        "name",
-        "industry",
-        "employees",
-        "annual_revenue",
-        "country",
-        "tier",
-        "owner",
-        "attributes",
-    }
-)
+LEAD_FIELDS = frozenset(LEAD_COLUMNS) - {"account_id"} | {"email_domain"}
+ACCOUNT_FIELDS = frozenset(ACCOUNT_COLUMNS)
 EVENT_FIELDS = frozenset({"type", "channel", "campaign", "properties"})
 
 AGGREGATIONS = frozenset({"sum", "max", "avg"})

@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["AccountRecord", "EventRecord", "LeadRecord", "email_domain"]
+__all__ = [
+    "ACCOUNT_COLUMNS",
+    "LEAD_COLUMNS",
+    "AccountRecord",
+    "EventRecord",
+    "LeadRecord",
+    "email_domain",
+]
 
 _EMPTY: Mapping[str, Any] = {}
 
@@ -80,3 +87,12 @@ class EventRecord:
     def __post_init__(self) -> None:
         if self.ts.tzinfo is None or self.ts.utcoffset() is None:
             raise ValueError(f"event {self.id!r}: timestamp {self.ts.isoformat()} has no time zone")
+
+
+#: A stored lead's own columns the evaluator reads, in the record's order: the one list
+#: the record builders (ORM and driver SQL) and the model language's lead fields use.
+LEAD_COLUMNS: tuple[str, ...] = tuple(
+    name for name in LeadRecord.__dataclass_fields__ if name != "predicted"
+)
+#: A stored account's columns the evaluator reads, in the record's order.
+ACCOUNT_COLUMNS: tuple[str, ...] = tuple(AccountRecord.__dataclass_fields__)
