@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
 
 from leadgate.actions.playbooks import default_playbooks
 from leadgate.api.deps import ServiceState
@@ -20,9 +22,11 @@ from leadgate.db.engine import Database, sqlite_path
 from leadgate.events.models import Event
 from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import BusyError
-from leadgate.ingest import writer as writer_module
+from leadgate.ingest.gate import SqliteGate, WriteLockBusyError
+from leadgate.ingest.group import GroupResult, Job, apply_group
 from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.service import ingest_events
+from leadgate.ingest.writer import GroupWriter
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
 from leadgate.scoring import load_model
@@ -41,14 +45,18 @@ mql: {score: engagement, gte: 100}
 )
 
 
-def _service(db: Database, database_url: str) -> ServiceState:
-    return ServiceState(
+def _service(db: Database, database_url: str, **writer: Any) -> ServiceState:
+    """The service; ``writer`` options (a gate, a group function) replace its writer."""
+    service = ServiceState(
         settings=Settings(database_url=database_url),
         database=db,
         model=MODEL,
         event_names={},
         playbooks=default_playbooks(),
     )
+    if writer:
+        service.writer = GroupWriter(service, **writer)
+    return service
 
 
 def _event(index: int, kind: str = "email.clicked") -> EventCreate:
@@ -58,16 +66,13 @@ def _event(index: int, kind: str = "email.clicked") -> EventCreate:
 
 
 class TestGroupWriter:
-    def test_a_request_failing_its_group_fails_alone(
-        self, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    def test_a_request_failing_its_group_fails_alone(self, db: Database, database_url: str) -> None:
         """An unexpected error rolls the group back; every request is retried on its own,
         so only the failing one gets the error and the others are stored."""
         with db.session() as session:
             for index in range(3):
                 upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
-        monkeypatch.setattr(writer_module, "ingest_requests", _failing_on_boom())
-        service = _service(db, database_url)
+        service = _service(db, database_url, group=_failing_on_boom)
         outcomes = asyncio.run(_send_with_one_failing(service, count=9, failing=4))
         assert isinstance(outcomes[4], RuntimeError)
         assert all(not isinstance(o, Exception) for i, o in enumerate(outcomes) if i != 4)
@@ -77,7 +82,7 @@ class TestGroupWriter:
         assert service.writer.groups >= 8  # the retries committed one by one
 
     def test_a_lock_met_while_retrying_alone_keeps_the_order(
-        self, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
+        self, db: Database, database_url: str
     ) -> None:
         """A group fails and its requests are retried alone; when another writer's lock
         appears at the first retry, that request and all after it wait and are then
@@ -85,17 +90,7 @@ class TestGroupWriter:
         with db.session() as session:
             for index in range(3):
                 upsert_lead(session, data=LeadCreate(email=f"w{index}@acme.cz"), now=utcnow())
-        real_lock = writer_module._take_write_lock
-        tries = iter(range(1000))
-
-        def lock(connection: Any, seconds: float) -> None:
-            if next(tries) == 1:  # the group took it; the first retry alone meets a lock
-                raise writer_module._WriteLockBusyError()
-            real_lock(connection, seconds)
-
-        monkeypatch.setattr(writer_module, "ingest_requests", _failing_on_boom())
-        monkeypatch.setattr(writer_module, "_take_write_lock", lock)
-        service = _service(db, database_url)
+        service = _service(db, database_url, group=_failing_on_boom, gate=_LockedAtTheSecondTry())
         outcomes = asyncio.run(_send_with_one_failing(service, count=5, failing=2))
         assert isinstance(outcomes[2], RuntimeError)
         assert [o.stored for i, o in enumerate(outcomes) if i != 2] == [
@@ -194,16 +189,24 @@ class TestGroupWriter:
         assert service.writer.lock_waits >= 1
 
 
-def _failing_on_boom() -> Any:
-    """``ingest_requests`` that fails any group holding a ``boom.fail`` event."""
-    real = writer_module.ingest_requests
+def _failing_on_boom(session: Session, jobs: Sequence[Job], **kw: Any) -> GroupResult:
+    """A group transaction that fails any group holding a ``boom.fail`` event."""
+    if any(e.type == "boom.fail" for job in jobs for e in job.events):
+        raise RuntimeError("disk on fire")
+    return apply_group(session, jobs, **kw)
 
-    def failing(session: Any, *, requests: Sequence[Sequence[EventCreate]], **kw: Any) -> Any:
-        if any(e.type == "boom.fail" for events in requests for e in events):
-            raise RuntimeError("disk on fire")
-        return real(session, requests=requests, **kw)
 
-    return failing
+class _LockedAtTheSecondTry(SqliteGate):
+    """Another writer's lock appears once: at the second group (the first retry alone)."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def take(self, connection: Connection, seconds: float) -> None:
+        self.tries += 1
+        if self.tries == 2:
+            raise WriteLockBusyError()
+        super().take(connection, seconds)
 
 
 async def _send_with_one_failing(service: ServiceState, *, count: int, failing: int) -> list[Any]:

@@ -105,7 +105,6 @@ class ServiceState:
     # set after a commit that queued webhook messages: the delivery worker wakes up
     outbox_ready: threading.Event = field(default_factory=threading.Event)
     keys: KeyCache = field(default_factory=KeyCache)
-    live: LiveLeads = field(init=False)
     writer: GroupWriter = field(init=False)
     #: the same database through a pool of its own, for the read endpoints
     reads: Database = field(init=False)
@@ -115,8 +114,12 @@ class ServiceState:
     def __post_init__(self) -> None:
         self.reads = self.database.with_own_pool()
         self.writes = self.database.with_own_pool(pool_size=1)
-        self.live = LiveLeads(self.model, capacity=self.settings.live_leads)
-        self.writer = GroupWriter(self)
+        self.writer = GroupWriter(self, live_leads=self.settings.live_leads)
+
+    @property
+    def live(self) -> LiveLeads:
+        """The leads the ingest writer keeps in memory (it owns them)."""
+        return self.writer.live
 
     @property
     def handoff_policy(self) -> HandoffPolicy:
