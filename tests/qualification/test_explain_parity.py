@@ -24,10 +24,10 @@ from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.predictive.models import PredictiveModel
 from leadgate.qualification import HandoffPolicy, enter_stage, explain_lead, qualify_leads
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring import default_model, load_model
+from tests.factories import add_predictions
 
 END = datetime(2026, 11, 24, 9, tzinfo=UTC)
 
@@ -143,29 +143,7 @@ class TestTheRecordedPrediction:
                 data=EventCreate(email="p@acme.cz", type="email.clicked", occurred_at=END),
                 received_at=END,
             )
-            trained = PredictiveModel(
-                name="p",
-                version=1,
-                outcome="sql",
-                as_of=END,
-                trained_at=END,
-                seed=1,
-                metrics={},
-                feature_spec={},
-                booster="",
-            )
-            session.add(trained)
-            session.flush()
-            session.add(
-                Prediction(
-                    lead_id=lead.id,
-                    model_id=trained.id,
-                    probability=0.8,
-                    factors={},
-                    as_of=END,
-                    computed_at=END,
-                )
-            )
+            add_predictions(session, {lead.id: 0.8}, at=END)
         scored_at = END.replace(hour=10)
         with db.session() as session:
             cards, _ = qualify_leads(

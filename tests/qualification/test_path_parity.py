@@ -47,46 +47,17 @@ from leadgate.leads.models import StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, find_lead, upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.predictive.models import PredictiveModel
 from leadgate.qualification import HandoffPolicy, explain_lead, qualify_all
 from leadgate.rescoring.service import score_stored
-from leadgate.scorecards.models import Prediction, StoredScorecard
+from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import Qualified
 from leadgate.scoring import load_model
 from leadgate.tasks.models import Task
+from tests.factories import add_predictions
 
-MODEL = load_model(
-    """
-version: 1
-name: paths
-groups:
-  fit:
-    rules:
-      - {id: manufacturing, when: {account.industry: manufacturing}, points: 20}
-  engagement:
-    half_life_days: 10
-    rules:
-      - {id: click, event: email.clicked, points: 15}
-      - {id: pricing, event: page.viewed, points: 25, max_count: 2, within_days: 30}
-      - {id: unsub, event: email.unsubscribed, points: -30, half_life_days: 3}
-  team:
-    rollup: {from: engagement, how: sum}
-grades: {A: 20, B: 1}
-mql:
-  any:
-    - {score: engagement, gte: 45}
-    - all:
-        - {score: team, gte: 70}
-        - {score: fit, gte: 20}
-    - all:
-        - {predicted: {gte: 0.6}}
-        - {score: engagement, gte: 20}
-"""
-)
-#: The same model without its predicted-probability test, which the replay refuses
-#: (predictions on record were made with later knowledge): compared on the replay too.
-REPLAY_MODEL = load_model(
-    """
+#: The MQL definition every path must agree on: fit, decaying engagement with a
+#: fading negative rule (so a verdict can turn true with time alone), a roll-up.
+REPLAY_YAML = """
 version: 1
 name: paths-replay
 groups:
@@ -109,6 +80,14 @@ mql:
         - {score: team, gte: 70}
         - {score: fit, gte: 20}
 """
+#: Without the predicted-probability test, which the backtest replay refuses
+#: (predictions on record were made with later knowledge): the replay is compared
+#: with this one.
+REPLAY_MODEL = load_model(REPLAY_YAML)
+#: ... and with it, for every other path.
+MODEL = load_model(
+    REPLAY_YAML.replace("name: paths-replay", "name: paths")
+    + "    - all:\n        - {predicted: {gte: 0.6}}\n        - {score: engagement, gte: 20}\n"
 )
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 LEADS = {
@@ -149,31 +128,7 @@ def _world(db: Database, predictions: dict[str, float]) -> dict[str, str]:
             data = LeadCreate(id=f"ld_{number}", email=email)
             lead, _ = upsert_lead(session, data=data, now=START)
             ids[email] = lead.id
-        if predictions:
-            model = PredictiveModel(
-                name="p",
-                version=1,
-                outcome="sql",
-                as_of=START,
-                trained_at=START,
-                seed=1,
-                metrics={},
-                feature_spec={},
-                booster="",
-            )
-            session.add(model)
-            session.flush()
-            for email, probability in predictions.items():
-                session.add(
-                    Prediction(
-                        lead_id=ids[email],
-                        model_id=model.id,
-                        probability=probability,
-                        factors={},
-                        as_of=START,
-                        computed_at=START,
-                    )
-                )
+        add_predictions(session, {ids[email]: p for email, p in predictions.items()}, at=START)
     return ids
 
 

@@ -14,9 +14,9 @@ from leadgate.leads.models import Lead
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.predictive.models import Prediction, PredictiveModel
 from leadgate.scorecards.service import account_record, lead_record
 from leadgate.scorecards.stored_records import load_stored_leads
+from tests.factories import add_predictions
 
 NOW = datetime(2026, 11, 1, 12, 30, 15, 123456, tzinfo=UTC)
 
@@ -62,29 +62,7 @@ def _store(db: Database) -> tuple[str, str]:
         bare, _ = upsert_lead(session, data=LeadCreate(email="someone@gmail.com"), now=NOW)
         bare.stage = Stage.NURTURE.value  # as a recycle leaves it
         bare.stage_changed_at = NOW + timedelta(microseconds=7)
-        model = PredictiveModel(
-            name="p",
-            version=1,
-            outcome="sql",
-            as_of=NOW,
-            trained_at=NOW,
-            seed=1,
-            metrics={},
-            feature_spec={},
-            booster="",
-        )
-        session.add(model)
-        session.flush()
-        session.add(
-            Prediction(
-                lead_id=full.id,
-                model_id=model.id,
-                probability=0.8125,
-                factors={},
-                as_of=NOW,
-                computed_at=NOW,
-            )
-        )
+        add_predictions(session, {full.id: 0.8125}, at=NOW)
         return full.id, bare.id
 
 
