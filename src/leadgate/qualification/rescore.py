@@ -62,23 +62,24 @@ def apply_rescore(
     moved = [change.lead_id for change in plan.enter] + (
         [change.lead_id for change in plan.leave] if demote else []
     )
-    entries: list[StageChange] = []
+    latest: dict[str, StageChange] = {}
     for start in range(0, len(moved), 500):
-        ids = moved[start : start + 500]
-        entries.extend(
-            session.scalars(
-                select(StageChange)
-                .join(Lead, Lead.id == StageChange.lead_id)
-                .where(
-                    StageChange.lead_id.in_(ids),
-                    StageChange.at == plan.as_of,
-                    StageChange.to_stage == Lead.stage,
-                    Lead.stage_changed_at == plan.as_of,
-                )
-                .order_by(StageChange.lead_id, StageChange.id)
+        # the entries this apply made (a lead changed since the plan was read is skipped)
+        entries = session.scalars(
+            select(StageChange)
+            .join(Lead, Lead.id == StageChange.lead_id)
+            .where(
+                StageChange.lead_id.in_(moved[start : start + 500]),
+                StageChange.at == plan.as_of,
+                StageChange.to_stage == Lead.stage,
+                Lead.stage_changed_at == plan.as_of,
             )
+            .order_by(StageChange.lead_id, StageChange.id)
         )
-        _, cards = evaluate_leads(session, lead_ids=ids, model=model, as_of=plan.as_of)
+        batch = {change.lead_id: change for change in entries}
+        latest.update(batch)
+        # their scorecards (and, with roll-ups, their account mates'): what counts for
+        # them changed with the stage (see counted_events)
+        _, cards = evaluate_leads(session, lead_ids=list(batch), model=model, as_of=plan.as_of)
         upsert_scorecards(session, cards=cards, computed_at=utcnow())
-    latest = {change.lead_id: change for change in entries}
     return applied, settle(session, list(latest.values()), handoff, now or utcnow())
