@@ -27,6 +27,7 @@ from leadgate.leads.service import (
     upsert_lead,
 )
 from leadgate.lifecycle import Stage
+from leadgate.scorecards.models import StoredScorecard
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -415,3 +416,25 @@ class TestChangeStage:
             with pytest.raises(LeadgateError, match="group: choose one of fit, engagement"):
                 list_leads(session, min_score=10, group="fun", groups=("fit", "engagement"))
             assert list_leads(session, min_score=10, groups=("fit",)).total == 0
+            for number, fit in enumerate((5.0, 25.0, 40.0), start=1):
+                _upsert(session, id=f"S{number}", email=f"s{number}@acme.cz")
+                session.add(
+                    StoredScorecard(
+                        lead_id=f"S{number}",
+                        model_name="m",
+                        model_version=1,
+                        as_of=T0,
+                        scores={"fit": fit, "engagement": 100 - fit},
+                        grade=None,
+                        mql=False,
+                        breakdown={},
+                        computed_at=T0,
+                    )
+                )
+            session.flush()
+            page = list_leads(session, min_score=20, max_score=40, groups=("fit", "engagement"))
+            assert sorted(row.lead.id for row in page.rows) == ["S2", "S3"]
+            other = list_leads(
+                session, min_score=80, group="engagement", groups=("fit", "engagement")
+            )
+            assert [row.lead.id for row in other.rows] == ["S1"]

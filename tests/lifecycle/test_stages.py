@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,6 +15,7 @@ from leadgate.lifecycle import (
     allowed_targets,
     check_transition,
     is_allowed,
+    recycled_at,
 )
 
 
@@ -54,3 +56,18 @@ class TestCheckTransition:
     def test_unknown_stage_is_refused(self) -> None:
         with pytest.raises(TransitionError, match="unknown stage 'won'"):
             check_transition("sql", "won")
+
+
+class TestRecycledAt:
+    def test_the_leads_in_nurture_at_the_instant_by_when_they_went(self) -> None:
+        at = [datetime(2026, 1, day, tzinfo=UTC) for day in range(1, 6)]
+        changes = [
+            ("a", "mql", at[0]),
+            ("a", "nurture", at[1]),
+            ("b", "nurture", at[1]),
+            ("b", "mql", at[2]),
+            ("c", "nurture", at[4]),  # after the instant: not yet
+        ]
+        assert recycled_at(changes, at[3]) == {"a": at[1]}
+        assert recycled_at(changes, at[1]) == {"a": at[1], "b": at[1]}
+        assert recycled_at(changes, at[4]) == {"a": at[1], "c": at[4]}

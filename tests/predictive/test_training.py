@@ -13,9 +13,11 @@ from typer.testing import CliRunner
 from leadgate.cli import app
 from leadgate.db.engine import Database
 from leadgate.demo.runner import build_demo
+from leadgate.events.schemas import EventCreate
+from leadgate.events.service import record_event
 from leadgate.exceptions import LeadgateError
 from leadgate.leads.schemas import LeadCreate
-from leadgate.leads.service import upsert_lead
+from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.predictive.features import build_features, outcome_labels
 from leadgate.predictive.models import Prediction
 from leadgate.predictive.training import load_model, score_leads, train_model
@@ -58,6 +60,31 @@ class TestFeatures:
         with db.session() as session:
             frame = build_features(session, as_of=END).frame
         assert list(frame.index) == ["L1", "L3", "L5", "L7", "L9"]
+
+    def test_a_recycled_lead_counts_only_what_it_did_after(self, db: Database) -> None:
+        """Features count the events scoring counts at that instant: while a lead sits
+        in nurture, nothing before it was recycled (read from the stage history)."""
+        recycled = CUTOFF + timedelta(days=10)
+        with db.session() as session:
+            lead, _ = upsert_lead(session, data=LeadCreate(id="R", email="r@acme.cz"), now=CUTOFF)
+            for day in (1, 2, 3, 20):
+                record_event(
+                    session,
+                    data=EventCreate(
+                        lead_id="R",
+                        type="email.opened",
+                        occurred_at=CUTOFF + timedelta(days=day),
+                    ),
+                    received_at=CUTOFF,
+                )
+            change_stage(session, lead=lead, to="mql", actor="t", at=CUTOFF + timedelta(days=5))
+            change_stage(session, lead=lead, to="nurture", actor="t", at=recycled)
+        column = "email.opened|count_90d"
+        with db.session() as session:
+            before = build_features(session, as_of=recycled - timedelta(hours=1))
+            inside = build_features(session, as_of=recycled + timedelta(days=15))
+        assert before.frame.loc["R", column] == 3  # in mql then: everything counts
+        assert inside.frame.loc["R", column] == 1  # in nurture: day 20's open only
 
     def test_labels_exclude_leads_converted_before_as_of(self, history: str, db: Database) -> None:
         with db.session() as session:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Float, and_, cast, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -128,9 +128,7 @@ def list_leads(
         name = group or (groups[0] if groups else None)
         if name is None or name not in groups:
             raise LeadgateError(f"group: choose one of {', '.join(groups)}")
-        score = cast(func.json_extract(StoredScorecard.scores, f"$.{name}"), Float)
-        if session.get_bind().dialect.name == "postgresql":
-            score = cast(StoredScorecard.scores[name].astext, Float)
+        score = StoredScorecard.scores[name].as_float()  # SQLite and PostgreSQL alike
         if min_score is not None:
             conditions.append(score >= min_score)
         if max_score is not None:

@@ -14,6 +14,7 @@ from leadgate.lifecycle.stages import (
     allowed_targets,
     check_transition,
     is_allowed,
+    recycled_at,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "allowed_targets",
     "check_transition",
     "is_allowed",
+    "recycled_at",
 ]

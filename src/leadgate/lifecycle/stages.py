@@ -6,7 +6,8 @@ that is not in it is refused with the allowed targets, never forced.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from enum import StrEnum
 
 from leadgate.exceptions import TransitionError
@@ -23,6 +24,7 @@ __all__ = [
     "allowed_targets",
     "check_transition",
     "is_allowed",
+    "recycled_at",
 ]
 
 
@@ -127,3 +129,20 @@ def check_transition(current: Stage | str, target: Stage | str) -> Stage:
             allowed=allowed,
         )
     return to
+
+
+def recycled_at(
+    changes: Iterable[tuple[str, str, datetime]], as_of: datetime
+) -> dict[str, datetime]:
+    """The leads in ``nurture`` at ``as_of``, by the instant they were sent there.
+
+    ``changes`` are stage entries ``(lead_id, to_stage, at)`` in time order; only those
+    at or before ``as_of`` are read. A recycled lead counts only what it did after
+    that instant (the rule scoring applies to a lead's current stage, replayed here
+    from its history).
+    """
+    latest: dict[str, tuple[str, datetime]] = {}
+    for lead_id, stage, at in changes:
+        if at <= as_of:
+            latest[lead_id] = (stage, at)
+    return {lead: at for lead, (stage, at) in latest.items() if stage == Stage.NURTURE.value}

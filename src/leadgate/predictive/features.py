@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from leadgate.accounts.models import Account
 from leadgate.events.models import Event
 from leadgate.leads.models import Lead, StageChange
-from leadgate.lifecycle import OUTCOME_STAGES
+from leadgate.lifecycle import OUTCOME_STAGES, recycled_at
 from leadgate.reference import free_mail_domains
 
 __all__ = [
@@ -55,6 +55,10 @@ class FeatureFrame:
 
 
 def _events(session: Session, as_of: datetime, lead_ids: list[str] | None) -> pd.DataFrame:
+    """The events that count for each lead at ``as_of``: up to it, and for a lead that
+    sat in nurture then, only those after it was recycled (what scoring counts at
+    that instant, read from the stage history), so a prediction follows the same
+    rule as the points it is tested beside."""
     query = select(Event.lead_id, Event.type, Event.occurred_at, Event.properties).where(
         Event.occurred_at <= as_of
     )
@@ -65,6 +69,16 @@ def _events(session: Session, as_of: datetime, lead_ids: list[str] | None) -> pd
     if frame.empty:
         return frame
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
+    changes = select(StageChange.lead_id, StageChange.to_stage, StageChange.at).where(
+        StageChange.at <= as_of
+    )
+    if lead_ids is not None:
+        changes = changes.where(StageChange.lead_id.in_(lead_ids))
+    ordered = session.execute(changes.order_by(StageChange.at, StageChange.id))
+    recycled = recycled_at(((row[0], row[1], row[2]) for row in ordered), as_of)
+    if recycled:
+        since = frame["lead_id"].map(pd.Series(recycled, dtype="datetime64[us, UTC]"))
+        frame = frame[since.isna() | (frame["ts"] > since)].reset_index(drop=True)
     return frame
 
 
