@@ -115,6 +115,27 @@ class TestExplainAgreesWithTheStoredScorecard:
             assert after is not None and after.as_of == when and not after.mql
             fresh = explain_lead(session, lead_id=lead.id, model=model, as_of=when)
             _same_card(after.breakdown, fresh.to_dict())
+        # sales takes it back by hand: its whole history counts again, stored at once
+        back = when.replace(hour=13)
+        with demo.session() as session:
+            moved = session.get(Lead, lead.id)
+            assert moved is not None
+            enter_stage(
+                session,
+                lead=moved,
+                to=Stage.MQL,
+                actor="rep@us.example",
+                at=back,
+                reason=None,
+                model=model,
+                handoff=policy,
+            )
+        with demo.session() as session:
+            again = session.get(StoredScorecard, lead.id)
+            assert again is not None and again.as_of == back
+            assert again.scores["engagement"] > after.scores["engagement"]  # it counts again
+            fresh = explain_lead(session, lead_id=lead.id, model=model, as_of=back)
+            _same_card(again.breakdown, fresh.to_dict())
 
 
 PREDICTED_MODEL = """

@@ -161,10 +161,10 @@ def enter_stage(
     handoff: HandoffPolicy | None,
 ) -> StageChange:
     """A move made by a person or a rule (not by scoring): record it, rescore the lead
-    when it is recycled to ``nurture`` (what it did before no longer counts, so the
-    stored scorecard must say so at once), and hand off the entry."""
+    when it enters or leaves ``nurture`` (which of its events count changes with it,
+    so the stored scorecard must say so at once), and hand off the entry."""
     change = change_stage(session, lead=lead, to=to, actor=actor, at=at, reason=reason)
-    if to is Stage.NURTURE:
+    if Stage.NURTURE.value in (change.from_stage, change.to_stage):
         _, cards = evaluate_leads(session, lead_ids=[lead.id], model=model, as_of=at)
         upsert_scorecards(session, cards=cards, computed_at=utcnow())
     settle(session, [change], handoff, at)
