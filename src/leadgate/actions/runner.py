@@ -11,14 +11,31 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.actions.models import ActionRun
-from leadgate.actions.playbooks import Playbooks
+from leadgate.actions.playbooks import Playbook, Playbooks
 from leadgate.actions.registry import ActionContext, registry
 from leadgate.leads.models import Lead, StageChange
 from leadgate.scorecards.service import account_record, lead_record
 from leadgate.scoring.evaluator import record_matches
+from leadgate.scoring.records import AccountRecord, LeadRecord
 from leadgate.webhooks.service import enqueue
 
-__all__ = ["handoff"]
+__all__ = ["applicable", "handoff"]
+
+
+def applicable(
+    playbooks: Playbooks,
+    stage: str,
+    lead: LeadRecord,
+    account: AccountRecord | None,
+    now: datetime,
+) -> list[Playbook]:
+    """The playbooks entering ``stage`` runs for this lead: those ``on`` it whose
+    ``when`` holds (the handoff and its dry-run count both ask here)."""
+    return [
+        playbook
+        for playbook in playbooks.for_stage(stage)
+        if playbook.when is None or record_matches(playbook.when, lead, account, now)
+    ]
 
 
 def handoff(
@@ -53,14 +70,8 @@ def handoff(
             lead_id=lead.id,
         )
         account = session.get(Account, lead.account_id) if lead.account_id else None
-        for playbook in playbooks.for_stage(change.to_stage):
-            if playbook.when is not None and not record_matches(
-                playbook.when,
-                lead_record(lead),
-                account_record(account) if account is not None else None,
-                now,
-            ):
-                continue
+        record = account_record(account) if account is not None else None
+        for playbook in applicable(playbooks, change.to_stage, lead_record(lead), record, now):
             for position, planned in enumerate(playbook.actions):
                 done = session.scalar(
                     select(ActionRun.id).where(

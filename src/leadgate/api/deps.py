@@ -106,6 +106,8 @@ class ServiceState:
     outbox_ready: threading.Event = field(default_factory=threading.Event)
     keys: KeyCache = field(default_factory=KeyCache)
     writer: GroupWriter = field(init=False)
+    #: what a handoff runs: the playbooks and the fallback owner
+    handoff_policy: HandoffPolicy = field(init=False)
     #: the same database through a pool of its own, for the read endpoints
     reads: Database = field(init=False)
     #: the ingest writer's own connection (its SQLite ``data_version`` counts the others')
@@ -115,15 +117,14 @@ class ServiceState:
         self.reads = self.database.with_own_pool()
         self.writes = self.database.with_own_pool(pool_size=1)
         self.writer = GroupWriter(self, live_leads=self.settings.live_leads)
+        self.handoff_policy = HandoffPolicy(
+            playbooks=self.playbooks, fallback_owner=self.settings.fallback_owner
+        )
 
     @property
     def live(self) -> LiveLeads:
         """The leads the ingest writer keeps in memory (it owns them)."""
         return self.writer.live
-
-    @property
-    def handoff_policy(self) -> HandoffPolicy:
-        return HandoffPolicy(playbooks=self.playbooks, fallback_owner=self.settings.fallback_owner)
 
     def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
         """Playbooks and stage-change messages for ``changes``, in the same transaction."""

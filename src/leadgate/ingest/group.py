@@ -23,6 +23,7 @@ from leadgate.scorecards.service import Qualified
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = [
+    "ForgetsKeys",
     "GroupContext",
     "GroupResult",
     "Job",
@@ -75,7 +76,9 @@ def settle(job: Job, outcome: Any) -> None:
         job.future.set_result(outcome)
 
 
-class _ForgetsKeys(Protocol):
+class ForgetsKeys(Protocol):
+    """The key cache: forgets keys found revoked."""
+
     def forget(self, key_ids: Iterable[str]) -> None: ...
 
 
@@ -87,7 +90,7 @@ class GroupContext:
     model: ScoringModel
     event_names: dict[str, str]
     live: LiveLeads
-    keys: _ForgetsKeys
+    keys: ForgetsKeys
     handoff: Callable[[Session, Sequence[StageChange], datetime], None]
 
 

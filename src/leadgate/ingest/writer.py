@@ -47,7 +47,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -59,6 +59,7 @@ from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import BusyError, LeadgateError
 from leadgate.ingest.gate import SqliteGate, WriteLockBusyError, is_locked
 from leadgate.ingest.group import (
+    ForgetsKeys,
     GroupContext,
     GroupResult,
     Job,
@@ -78,10 +79,6 @@ __all__ = ["GroupWriter", "KeyRevokedError", "WriterHost"]
 log = logging.getLogger("leadgate.serve")
 
 
-class _ForgetsKeys(Protocol):
-    def forget(self, key_ids: Iterable[str]) -> None: ...
-
-
 class WriterHost(Protocol):
     """What the writer needs from the running service (``api.deps.ServiceState``
     provides it; tests may pass anything shaped so)."""
@@ -94,7 +91,7 @@ class WriterHost(Protocol):
     outbox_ready: threading.Event
 
     @property
-    def keys(self) -> _ForgetsKeys: ...
+    def keys(self) -> ForgetsKeys: ...
 
     def handoff(self, session: Session, changes: Sequence[StageChange], now: datetime) -> None:
         """Run the handoff of these stage entries in ``session``'s transaction."""

@@ -17,16 +17,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.actions.playbooks import Playbooks, default_playbooks, load_playbooks_file
-from leadgate.actions.runner import handoff
+from leadgate.actions.runner import applicable, handoff
 from leadgate.config import Settings
 from leadgate.leads.models import Lead, StageChange
 from leadgate.scorecards.service import account_record, lead_record
-from leadgate.scoring.evaluator import record_matches
 
 __all__ = [
     "SKIPPED",
@@ -102,26 +101,18 @@ def hand_off_entries_after(
             .order_by(StageChange.id)
         )
     )
-    latest = {entry.lead_id: entry for entry in entries}  # the newest entry per lead
+    latest = list({entry.lead_id: entry for entry in entries}.values())  # newest per lead
     for start in range(0, len(latest), _CHUNK):
-        chunk = list(latest.values())[start : start + _CHUNK]
-        hand_off(session, changes=chunk, policy=policy, now=now)
+        hand_off(session, changes=latest[start : start + _CHUNK], policy=policy, now=now)
     return len(latest)
 
 
 def skip_handoff(session: Session, *, changes: Sequence[StageChange]) -> int:
     """Record on each stage entry that its handoff was not run (see :func:`release_skipped`)."""
-    ids = [change.id for change in changes]
-    for start in range(0, len(ids), _CHUNK):
-        session.execute(
-            update(StageChange)
-            .where(StageChange.id.in_(ids[start : start + _CHUNK]))
-            .values(handoff=SKIPPED)
-            .execution_options(synchronize_session=False)
-        )
     for change in changes:
         change.handoff = SKIPPED
-    return len(ids)
+    session.flush()
+    return len(changes)
 
 
 @dataclass
@@ -151,7 +142,6 @@ def plan_handoff(
     """The actions that entering ``stage`` would run for these leads, counted by key
     (each playbook's ``when`` checked against the lead as stored); nothing is written."""
     plan = HandoffPlan()
-    playbooks = policy.playbooks.for_stage(stage)
     for start in range(0, len(lead_ids), _CHUNK):
         leads = list(
             session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids[start : start + _CHUNK]))))
@@ -163,11 +153,9 @@ def plan_handoff(
         }
         for lead in leads:
             plan.entries += 1
-            record = lead_record(lead)
             account = accounts.get(lead.account_id) if lead.account_id is not None else None
-            for playbook in playbooks:
-                if playbook.when is None or record_matches(playbook.when, record, account, now):
-                    plan.actions.update(action.key for action in playbook.actions)
+            for playbook in applicable(policy.playbooks, stage, lead_record(lead), account, now):
+                plan.actions.update(action.key for action in playbook.actions)
     return plan
 
 
