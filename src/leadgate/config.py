@@ -78,6 +78,25 @@ class Settings(BaseSettings):
         description="Reasons sales may give when sending an MQL back (JSON list).",
     )
 
+    session_hours: float = Field(
+        default=12, gt=0, description="A web sign-in lasts at most this long."
+    )
+    session_idle_minutes: float = Field(
+        default=120, gt=0, description="A web sign-in unused this long ends."
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Where people reach the app (links in emails; https makes cookies Secure).",
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="SMTP server: smtp://host:port, smtp+starttls://user:pass@host:587, "
+        "smtps://user:pass@host:465 (password reset emails; unset: no email).",
+    )
+    mail_from: str = Field(
+        default="leadgate@localhost", description="The From address of emails leadgate sends."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_backend(cls, value: str) -> str:

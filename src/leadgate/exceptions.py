@@ -9,6 +9,7 @@ __all__ = [
     "LeadgateError",
     "ModelError",
     "NotFoundError",
+    "PermissionDeniedError",
     "TransitionError",
     "UnsupportedConstructError",
 ]
@@ -76,3 +77,7 @@ class BusyError(LeadgateError):
 
 class DemoError(LeadgateError):
     """The demo refuses to run (for example it would overwrite a real database)."""
+
+
+class PermissionDeniedError(LeadgateError):
+    """The caller is known but their role does not allow this (a 403)."""

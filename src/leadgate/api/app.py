@@ -21,6 +21,7 @@ from leadgate.exceptions import (
     LeadgateError,
     ModelError,
     NotFoundError,
+    PermissionDeniedError,
     TransitionError,
 )
 from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
@@ -31,6 +32,7 @@ from leadgate.reports.views import router as reports_router
 from leadgate.reps.views import router as reps_router
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.tasks.views import router as tasks_router
+from leadgate.web import mount_web
 from leadgate.webhooks.views import router as webhooks_router
 
 __all__ = ["create_app"]
@@ -72,7 +74,7 @@ class BodyLimit:
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                await self.app(scope, _replay([message]), send)
+                await self.app(scope, _replay([message], receive), send)
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
@@ -100,16 +102,18 @@ class BodyLimit:
             ]
             scope = {**scope, "headers": [*headers, (b"content-length", str(len(raw)).encode())]}
         body = {"type": "http.request", "body": raw, "more_body": False}
-        await self.app(scope, _replay([body]), send)
+        await self.app(scope, _replay([body], receive), send)
 
 
-def _replay(messages: list[Message]) -> Receive:
+def _replay(messages: list[Message], then: Receive) -> Receive:
+    """The body already read, then the connection's own messages: a streaming
+    response listening for the client's disconnect must hear the real one."""
     pending = list(messages)
 
     async def receive() -> Message:
         if pending:
             return pending.pop(0)
-        return {"type": "http.disconnect"}
+        return await then()
 
     return receive
 
@@ -190,6 +194,10 @@ def create_app(
     async def _transition(_: Request, exc: TransitionError) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "allowed": list(exc.allowed)}, status_code=409)
 
+    @app.exception_handler(PermissionDeniedError)
+    async def _denied(_: Request, exc: PermissionDeniedError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=403)
+
     @app.exception_handler(NotFoundError)
     async def _not_found(_: Request, exc: NotFoundError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -202,5 +210,6 @@ def create_app(
     async def _leadgate(_: Request, exc: LeadgateError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app

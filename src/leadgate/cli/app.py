@@ -20,6 +20,7 @@ from leadgate.cli import (
     score_cmd,
     serve_cmd,
     tune_cmd,
+    users_cmd,
 )
 
 __all__ = ["app", "main"]
@@ -37,6 +38,7 @@ app.add_typer(predict_cmd.app, name="predict")
 app.add_typer(report_cmd.app, name="report")
 app.add_typer(keys_cmd.app, name="keys")
 app.add_typer(handoff_cmd.app, name="handoff")
+app.add_typer(users_cmd.app, name="users")
 app.command("score")(score_cmd.score)
 app.command("explain")(score_cmd.explain)
 app.command("leads")(leads_cmd.leads)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from leadgate.accounts.models import Account
 from leadgate.actions.models import ActionRun, SequenceEnrollment
+from leadgate.audit.models import AuditEntry
 from leadgate.db.base import Base
 from leadgate.db.meta import MetaEntry
 from leadgate.events.models import Event
 from leadgate.ingest.models import AnonymousMessage
 from leadgate.keys.models import ApiKey
-from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.predictive.models import Prediction, PredictiveModel
 from leadgate.reps.models import Rep
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.tasks.models import Task
+from leadgate.users.models import User, WebSession
 from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
 
 __all__ = [
@@ -21,6 +23,7 @@ __all__ = [
     "ActionRun",
     "AnonymousMessage",
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Delivery",
     "Event",
@@ -30,10 +33,13 @@ __all__ = [
     "OutboxMessage",
     "Prediction",
     "PredictiveModel",
+    "Qualification",
     "Rep",
     "SequenceEnrollment",
     "StageChange",
     "StoredScorecard",
     "Subscription",
     "Task",
+    "User",
+    "WebSession",
 ]

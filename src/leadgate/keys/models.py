@@ -25,3 +25,5 @@ class ApiKey(Base):
     secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the user the key acts for (their role and name in the audit), if any
+    user_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -11,13 +11,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from leadgate.db.base import Base
 from leadgate.db.types import JSONType, UTCDateTime
 
-__all__ = ["Lead", "LeadAlias", "StageChange"]
+__all__ = ["Lead", "LeadAlias", "Qualification", "StageChange"]
 
 
 class Lead(Base):
     """A person. ``email_key`` (lower-cased email) makes two spellings of one address one lead."""
 
     __tablename__ = "leads"
+    # the sales queue: a stage's leads, newest entry first
+    __table_args__ = (Index("ix_leads_stage_stage_changed_at", "stage", "stage_changed_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email: Mapped[str] = mapped_column(String(320))
@@ -76,3 +78,21 @@ class StageChange(Base):
     #: ``skipped`` when a batch path entered the stage without its handoff (released
     #: later with ``leadgate handoff release``), then ``released``; else NULL
     handoff: Mapped[str | None] = mapped_column(String(16), index=True, default=None)
+
+
+class Qualification(Base):
+    """What sales recorded when it qualified a lead (BANT), on its move to ``sql``."""
+
+    __tablename__ = "qualifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    stage_change_id: Mapped[int | None] = mapped_column(Integer)
+    budget: Mapped[str | None] = mapped_column(Text)
+    authority: Mapped[str | None] = mapped_column(Text)
+    need: Mapped[str | None] = mapped_column(Text)
+    timeline: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

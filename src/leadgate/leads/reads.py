@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.accounts.service import account_summary
+from leadgate.audit.service import audit_dict, list_audit
 from leadgate.events.models import Event
-from leadgate.leads.models import StageChange
+from leadgate.leads.models import Qualification, StageChange
 from leadgate.leads.service import get_lead
 from leadgate.lifecycle import allowed_targets
 from leadgate.scorecards.service import evaluate_leads
@@ -59,8 +60,9 @@ def lead_detail(
 
 
 def timeline(session: Session, *, ref: str, limit: int = 1000) -> dict[str, Any]:
-    """A lead's story, oldest first: its events, stage changes, tasks and webhook
-    deliveries, the latest ``limit`` of them (``more``: older ones exist).
+    """A lead's story, oldest first: its events, stage changes (with the BANT of a
+    qualification), tasks, webhook deliveries and audit entries (reassignments,
+    completed tasks), the latest ``limit`` of them (``more``: older ones exist).
 
     At the same instant an event comes before the stage change it caused, the change
     before the task and the webhook its handoff created. Each kind is read newest
@@ -136,6 +138,30 @@ def timeline(session: Session, *, ref: str, limit: int = 1000) -> dict[str, Any]
                     "kind": "webhook",
                     "at": delivery.created_at.isoformat(),
                     **delivery_dict(delivery, message),
+                },
+            )
+        )
+    for entry in list_audit(session, lead_id=lead.id, limit=rows):
+        items.append((entry.at, 4, {"kind": "audit", **audit_dict(entry)}))
+    qualifications = session.scalars(
+        select(Qualification)
+        .where(Qualification.lead_id == lead.id)
+        .order_by(Qualification.at.desc(), Qualification.id.desc())
+        .limit(rows)
+    )
+    for row in qualifications:
+        items.append(
+            (
+                row.at,
+                2,
+                {
+                    "kind": "qualification",
+                    "at": row.at.isoformat(),
+                    "actor": row.actor,
+                    "budget": row.budget,
+                    "authority": row.authority,
+                    "need": row.need,
+                    "timeline": row.timeline,
                 },
             )
         )

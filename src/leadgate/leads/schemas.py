@@ -206,8 +206,8 @@ class LeadList(BaseModel):
 
 class Timeline(BaseModel):
     """A lead's story, oldest first. Each item has ``kind`` (``event``,
-    ``stage_change``, ``task`` or ``webhook``), ``at`` and that kind's fields;
-    ``more``: older items exist beyond ``limit``."""
+    ``stage_change``, ``qualification``, ``task``, ``webhook`` or ``audit``),
+    ``at`` and that kind's fields; ``more``: older items exist beyond ``limit``."""
 
     lead_id: str
     items: list[dict[str, Any]]

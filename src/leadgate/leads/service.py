@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.accounts.service import account_for_domain
+from leadgate.common.changes import note_change
 from leadgate.common.ids import new_id
 from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
@@ -200,6 +201,7 @@ def change_stage(
     lead.updated_at = at
     session.add(change)
     session.flush()
+    note_change(session, kind="lead.stage_changed", lead_id=lead.id)
     return change
 
 

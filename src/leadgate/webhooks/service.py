@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from leadgate.common.changes import note_change
 from leadgate.common.ids import new_id
 from leadgate.exceptions import NotFoundError
 from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
@@ -44,6 +45,7 @@ EVENT_TYPES = (
     "task.created",
     "task.overdue",
     "task.reassigned",
+    "lead.reassigned",
 )
 #: How long a delivery is retried before it is dead-lettered.
 RETRY_FOR = timedelta(hours=24)
@@ -101,8 +103,10 @@ def enqueue(
 ) -> OutboxMessage | None:
     """Write a message and its pending deliveries in the caller's transaction.
 
-    Nothing is written when no active subscription wants ``event_type``.
+    Nothing is written when no active subscription wants ``event_type``; the change
+    is published to this process's live pages on commit either way.
     """
+    note_change(session, kind=event_type, lead_id=lead_id)
     wanted = [
         sub
         for sub in session.scalars(select(Subscription).where(Subscription.active.is_(True)))
