@@ -5,10 +5,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# front-end packages (npm, through package-lock.json) copied into the package
+VENDOR := src/leadgate/web/static/vendor
+ASSETS := $(VENDOR)/.built
 # parallel test workers (pytest-xdist): one per core by default
 TEST_WORKERS ?= auto
 
-.PHONY: demo test lint format typecheck bench clean
+.PHONY: demo test lint format typecheck bench assets clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,10 +19,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
+$(ASSETS): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "npm is needed for the web app's assets (apt-get install nodejs npm)"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p $(VENDOR)
+	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	@touch $(ASSETS)
+
+assets: $(ASSETS)
+
+demo: $(STAMP) $(ASSETS)
 	$(BIN)/leadgate demo
 
-test: $(STAMP)
+test: $(STAMP) $(ASSETS)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -39,4 +51,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/rescore.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache leadgate-demo.db* *.rejects.*
+	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache leadgate-demo.db* *.rejects.*
