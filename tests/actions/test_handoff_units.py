@@ -43,7 +43,7 @@ class TestOwnerAssignment:
         with db.session() as session:
             lead = session.get(Lead, lead_id)
             assert lead is not None
-            return choose_owner(session, lead=lead, fallback="queue:unassigned")
+            return choose_owner(session, lead=lead, fallback="queue:unassigned", now=NOW)
 
     def test_the_account_owner_comes_first(self, db: Database) -> None:
         _rep(db, "eva@s.example", territories=[{"country": ["CZ"]}])

@@ -114,7 +114,7 @@ def _title(template: str, ctx: ActionContext) -> str:
 def owner_assign(ctx: ActionContext, config: OwnerAssign) -> dict[str, Any]:
     if ctx.lead.owner and not config.reassign:
         return {"owner": ctx.lead.owner, "how": "kept"}
-    owner, how = choose_owner(ctx.session, lead=ctx.lead, fallback=ctx.fallback_owner)
+    owner, how = choose_owner(ctx.session, lead=ctx.lead, fallback=ctx.fallback_owner, now=ctx.now)
     ctx.lead.owner = owner
     return {"owner": owner, "how": how}
 
@@ -123,7 +123,9 @@ def owner_assign(ctx: ActionContext, config: OwnerAssign) -> dict[str, Any]:
 def task_create(ctx: ActionContext, config: TaskCreate) -> dict[str, Any]:
     owner = ctx.lead.owner
     if owner is None:
-        owner, _ = choose_owner(ctx.session, lead=ctx.lead, fallback=ctx.fallback_owner)
+        owner, _ = choose_owner(
+            ctx.session, lead=ctx.lead, fallback=ctx.fallback_owner, now=ctx.now
+        )
         ctx.lead.owner = owner
     task = create_task(
         ctx.session,

@@ -1,17 +1,18 @@
-"""The action log: each playbook action runs at most once per (lead, stage entry)."""
+"""The action log: each playbook action runs at most once per (lead, stage entry); the
+stored versions of the handoff playbooks (saved from the settings)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadgate.db.base import Base
 from leadgate.db.types import JSONType, UTCDateTime
 
-__all__ = ["ActionRun", "SequenceEnrollment"]
+__all__ = ["ActionRun", "PlaybookVersion", "SequenceEnrollment"]
 
 
 class ActionRun(Base):
@@ -47,3 +48,17 @@ class SequenceEnrollment(Base):
     sequence: Mapped[str] = mapped_column(String(200))
     stage_change_id: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PlaybookVersion(Base):
+    """One saved version of the handoff playbooks YAML (numbered 1, 2, ...); the latest
+    is what ``leadgate serve`` runs (see :mod:`leadgate.actions.versions`)."""
+
+    __tablename__ = "playbook_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer, unique=True)
+    content: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

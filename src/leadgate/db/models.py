@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from leadgate.accounts.models import Account
-from leadgate.actions.models import ActionRun, SequenceEnrollment
+from leadgate.actions.models import ActionRun, PlaybookVersion, SequenceEnrollment
 from leadgate.audit.models import AuditEntry
 from leadgate.db.base import Base
 from leadgate.db.meta import MetaEntry
@@ -12,7 +12,7 @@ from leadgate.ingest.models import AnonymousMessage
 from leadgate.keys.models import ApiKey
 from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.predictive.models import Prediction, PredictiveModel
-from leadgate.reps.models import Rep
+from leadgate.reps.models import Rep, RepAbsence
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.tasks.models import Task
 from leadgate.users.models import User, WebSession
@@ -31,10 +31,12 @@ __all__ = [
     "LeadAlias",
     "MetaEntry",
     "OutboxMessage",
+    "PlaybookVersion",
     "Prediction",
     "PredictiveModel",
     "Qualification",
     "Rep",
+    "RepAbsence",
     "SequenceEnrollment",
     "StageChange",
     "StoredScorecard",

@@ -1,17 +1,18 @@
-"""The ``reps`` table: sales reps who own leads, their territories and round-robin weight."""
+"""The ``reps`` table: sales reps who own leads, their territories and round-robin weight;
+``rep_absences``: the dates a rep is away (no new leads for them)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadgate.db.base import Base
 from leadgate.db.types import JSONType, UTCDateTime
 
-__all__ = ["Rep"]
+__all__ = ["Rep", "RepAbsence"]
 
 
 class Rep(Base):
@@ -30,3 +31,21 @@ class Rep(Base):
     assigned: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RepAbsence(Base):
+    """A rep away from ``starts_on`` to ``ends_on`` (both included, UTC dates): owner
+    assignment skips them on those days as if they were unavailable."""
+
+    __tablename__ = "rep_absences"
+    __table_args__ = (Index("ix_rep_absences_rep_email_ends_on", "rep_email", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    rep_email: Mapped[str] = mapped_column(
+        String(320), ForeignKey("reps.email", ondelete="CASCADE")
+    )
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

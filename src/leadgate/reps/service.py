@@ -1,9 +1,10 @@
-"""Reps and who owns a lead: the account's owner, else territory, else weighted round robin."""
+"""Reps and who owns a lead: the account's owner, else territory, else weighted round robin
+over the reps available and not away (absences) on the assignment date."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -12,16 +13,21 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.common.text import normalize_email
+from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead
-from leadgate.reps.models import Rep
+from leadgate.reps.models import Rep, RepAbsence
 
 __all__ = [
     "TERRITORY_KEYS",
     "RepIn",
+    "absent_on",
+    "add_absence",
     "choose_owner",
+    "delete_absence",
     "list_reps",
     "rep_dict",
     "size_band",
+    "upcoming_absences",
     "upsert_rep",
 ]
 
@@ -94,6 +100,68 @@ def list_reps(session: Session) -> Sequence[Rep]:
     return session.scalars(select(Rep).order_by(Rep.email)).all()
 
 
+def add_absence(
+    session: Session,
+    *,
+    rep_email: str,
+    starts_on: date,
+    ends_on: date,
+    note: str | None,
+    actor: str,
+    now: datetime,
+) -> RepAbsence:
+    """Record that a rep is away from ``starts_on`` to ``ends_on`` (both included)."""
+    rep = session.get(Rep, rep_email.strip().lower())
+    if rep is None:
+        raise NotFoundError(f"no rep {rep_email!r}")
+    if ends_on < starts_on:
+        raise LeadgateError(f"an absence cannot end ({ends_on}) before it starts ({starts_on})")
+    text = (note or "").strip() or None
+    if text is not None and len(text) > 500:
+        raise LeadgateError("an absence note may have at most 500 characters")
+    absence = RepAbsence(
+        rep_email=rep.email,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        note=text,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(absence)
+    session.flush()
+    return absence
+
+
+def delete_absence(session: Session, *, absence_id: int) -> RepAbsence:
+    """Remove an absence (the rep gets leads on those days again)."""
+    absence = session.get(RepAbsence, absence_id)
+    if absence is None:
+        raise NotFoundError(f"no absence {absence_id}")
+    session.delete(absence)
+    session.flush()
+    return absence
+
+
+def upcoming_absences(session: Session, *, today: date) -> Sequence[RepAbsence]:
+    """The absences not over by ``today`` (current and planned), soonest first."""
+    return session.scalars(
+        select(RepAbsence)
+        .where(RepAbsence.ends_on >= today)
+        .order_by(RepAbsence.starts_on, RepAbsence.rep_email, RepAbsence.id)
+    ).all()
+
+
+def absent_on(session: Session, day: date) -> frozenset[str]:
+    """The reps away on ``day``."""
+    return frozenset(
+        session.scalars(
+            select(RepAbsence.rep_email).where(
+                RepAbsence.starts_on <= day, RepAbsence.ends_on >= day
+            )
+        )
+    )
+
+
 def size_band(employees: int | None) -> str | None:
     if employees is None:
         return None
@@ -135,17 +203,23 @@ def choose_owner(
     *,
     lead: Lead,
     fallback: str,
+    now: datetime,
     exclude: frozenset[str] = frozenset(),
     use_account_owner: bool = True,
 ) -> tuple[str, str]:
-    """(owner, how): account owner, territory, round robin or the fallback queue."""
+    """(owner, how): account owner, territory, round robin or the fallback queue.
+
+    Territory and round robin consider the reps that are available and not away on
+    ``now``'s date (UTC).
+    """
     account = session.get(Account, lead.account_id) if lead.account_id else None
     if use_account_owner and account is not None and account.owner and account.owner not in exclude:
         return account.owner, "account owner"
+    away = exclude | absent_on(session, now.astimezone(UTC).date())
     reps = [
         rep
         for rep in session.scalars(select(Rep).where(Rep.available.is_(True)))
-        if rep.email not in exclude
+        if rep.email not in away
     ]
     facts = _facts(lead, account)
     territory = [rep for rep in reps if _in_territory(rep, facts)]

@@ -134,6 +134,7 @@ def escalate_overdue(
                 session,
                 lead=lead,
                 fallback=fallback,
+                now=now,
                 exclude=frozenset({task.owner}),
                 use_account_owner=False,
             )
