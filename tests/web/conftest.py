@@ -114,13 +114,19 @@ def page_token(client: httpx.Client, path: str = "/queue") -> str:
     return form_token(client.get(path).text)
 
 
-def qualifying_batch(email: str, name: str = "Quinn Lead", at: str | None = None) -> list[dict[str, Any]]:
+def qualifying_batch(
+    email: str, name: str = "Quinn Lead", at: str | None = None
+) -> list[dict[str, Any]]:
     """Identify a lead and three pricing visits: engagement 75, an MQL at once."""
     stamp = at or utcnow().isoformat()
     first, _, last = name.partition(" ")
     batch: list[dict[str, Any]] = [
-        {"type": "identify", "userId": email, "traits": {"email": email, "firstName": first,
-                                                       "lastName": last}, "timestamp": stamp}
+        {
+            "type": "identify",
+            "userId": email,
+            "traits": {"email": email, "firstName": first, "lastName": last},
+            "timestamp": stamp,
+        }
     ]
     for index in range(3):
         batch.append(

@@ -29,6 +29,8 @@ from leadgate.keys.service import Scope, allows, authenticate
 from leadgate.leads.models import StageChange
 from leadgate.qualification.handoff import HandoffPolicy, hand_off
 from leadgate.scoring.nodes import ScoringModel
+from leadgate.users.models import User
+from leadgate.users.service import Viewer, viewer_for
 
 __all__ = [
     "AdminKey",
@@ -47,14 +49,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Caller:
-    """The key behind a request: its id, name (the actor in history rows) and scope."""
+    """The key behind a request: its id, name (the actor in history rows) and scope.
+
+    A key that belongs to a user acts as that user: their role limits which leads it
+    sees and moves, and history rows name the user.
+    """
 
     key_id: str
     name: str
     scope: str
+    viewer: Viewer | None = None
 
     @property
     def actor(self) -> str:
+        if self.viewer is not None:
+            return self.viewer.actor
         return f"key:{self.name}"
 
 
@@ -171,9 +180,16 @@ def _secret(request: Request) -> str | None:
 
 
 def _lookup(service: ServiceState, secret: str) -> Caller | None:
-    with service.database.session() as db_session:
+    with service.reads.snapshot() as db_session:
         key = authenticate(db_session, secret=secret)
-        return None if key is None else Caller(key.id, key.name, key.scope)
+        if key is None:
+            return None
+        if key.user_id is None:
+            return Caller(key.id, key.name, key.scope)
+        user = db_session.get(User, key.user_id)
+        if user is None or user.disabled_at is not None:
+            return None  # a disabled user's keys stop working with them
+        return Caller(key.id, key.name, key.scope, viewer_for(db_session, user))
 
 
 async def authorize(request: Request, needed: Scope) -> Caller:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.leads.models import Lead
+from leadgate.leads.service import visible_to
 from leadgate.lifecycle import Stage
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.tasks.models import Task
@@ -90,12 +91,6 @@ def top_reasons(breakdown: dict[str, Any] | None, limit: int = 3) -> list[str]:
     return reasons
 
 
-def _visible(team: frozenset[str] | None) -> ColumnElement[bool] | None:
-    if team is None:
-        return None
-    return or_(Lead.owner.is_(None), Lead.owner.like("queue:%"), Lead.owner.in_(sorted(team)))
-
-
 def queue_page(
     session: Session,
     *,
@@ -113,9 +108,8 @@ def queue_page(
         .subquery()
     )
     conditions: list[ColumnElement[bool]] = [Lead.stage == filters.stage.value]
-    visible = _visible(team)
-    if visible is not None:
-        conditions.append(visible)
+    if team is not None:
+        conditions.append(visible_to(team))
     if filters.owner == "unassigned":
         conditions.append(or_(Lead.owner.is_(None), Lead.owner.like("queue:%")))
     elif filters.owner:

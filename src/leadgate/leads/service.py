@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
@@ -36,6 +36,7 @@ __all__ = [
     "merge_leads",
     "stage_history",
     "upsert_lead",
+    "visible_to",
 ]
 
 _FIELDS = (
@@ -103,13 +104,15 @@ def list_leads(
     account: str | None = None,
     limit: int | None = 50,
     offset: int = 0,
+    team: frozenset[str] | None = None,
 ) -> LeadPage:
     """Leads matching the filters, most recent stage change first, with their stored
     scorecards (for the CLI and the REST API alike).
 
     A score range applies to ``group`` (default: the first of the model's
     ``groups``); a group the model does not have is an error naming the choices.
-    ``account`` is an account id or domain.
+    ``account`` is an account id or domain. With ``team``, only the leads of those
+    owners and the unassigned ones (a rep's or manager's view, see :func:`visible_to`).
     """
     query = (
         select(Lead, StoredScorecard, Account.name)
@@ -125,6 +128,8 @@ def list_leads(
         conditions.append(StoredScorecard.grade == grade)
     if account is not None:
         conditions.append(or_(Lead.account_id == account, Account.domain == account.lower()))
+    if team is not None:
+        conditions.append(visible_to(team))
     if min_score is not None or max_score is not None:
         name = group or (groups[0] if groups else None)
         if name is None or name not in groups:
@@ -142,6 +147,11 @@ def list_leads(
         query = query.limit(limit).offset(offset)
     rows = [LeadRow(lead, card, name) for lead, card, name in session.execute(query)]
     return LeadPage(total=total, rows=rows)
+
+
+def visible_to(team: frozenset[str]) -> ColumnElement[bool]:
+    """Leads owned by one of ``team`` or by nobody yet (no owner, or a ``queue:``)."""
+    return or_(Lead.owner.is_(None), Lead.owner.like("queue:%"), Lead.owner.in_(sorted(team)))
 
 
 def check_move(

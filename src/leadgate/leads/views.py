@@ -5,27 +5,50 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadgate.api.deps import AdminKey, SalesKey, snapshot, state, transaction
 from leadgate.common.ids import utcnow
 from leadgate.leads import reads
 from leadgate.leads.schemas import LeadCreate, LeadDetail, LeadList, LeadUpserted, Timeline
-from leadgate.leads.service import check_move
+from leadgate.leads.service import get_lead as get_lead_row
 from leadgate.leads.service import list_leads as find_leads
 from leadgate.lifecycle import Stage
-from leadgate.qualification.service import enter_stage, upsert_and_qualify
+from leadgate.qualification.sales import Bant, move_lead, reassign_lead
+from leadgate.qualification.service import upsert_and_qualify
+from leadgate.users.service import require_see
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/leads", tags=["leads"])
 
 
+class QualificationIn(BaseModel):
+    """What sales learned when qualifying a lead (BANT); required on a move to ``sql``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    budget: str | None = Field(default=None, max_length=2000)
+    authority: str | None = Field(default=None, max_length=2000)
+    need: str | None = Field(default=None, max_length=2000)
+    timeline: str | None = Field(default=None, max_length=2000)
+
+
 class TransitionRequest(BaseModel):
-    """A sales move: the target stage and, when sending a lead back, the reason."""
+    """A sales move: the target stage, the reason when sending a lead back, and the
+    qualification (BANT) on a move to ``sql``."""
 
     to: Stage
     reason: str | None = Field(default=None, max_length=1000)
+    qualification: QualificationIn | None = None
+
+
+class ReassignRequest(BaseModel):
+    """The new owner: a rep's email, or a queue (``queue:...``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owner: str = Field(min_length=1, max_length=320)
 
 
 @router.put("", response_model=LeadUpserted, summary="Create or update a lead (by email or id)")
@@ -75,6 +98,7 @@ def list_leads(
             account=account,
             limit=limit,
             offset=offset,
+            team=None if caller.viewer is None else caller.viewer.team,
         )
     return {
         "total": page.total,
@@ -99,6 +123,8 @@ def list_leads(
 def get_lead(ref: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     service = state(request)
     with snapshot(request) as db:
+        if caller.viewer is not None:
+            require_see(caller.viewer, get_lead_row(db, ref=ref))
         return reads.lead_detail(db, ref=ref, model=service.model, now=utcnow())
 
 
@@ -130,18 +156,34 @@ def transition(
 ) -> dict[str, Any]:
     service = state(request)
     now = utcnow()
+    bant = None if move.qualification is None else Bant(**move.qualification.model_dump())
     with transaction(request) as db:
-        lead, reason = check_move(
-            db, ref=ref, to=move.to, reason=move.reason, reasons=service.settings.rejection_reasons
-        )
-        enter_stage(
+        move_lead(
             db,
-            lead=lead,
-            to=move.to,
+            viewer=caller.viewer,
             actor=caller.actor,
-            at=now,
-            reason=reason,
+            ref=ref,
+            to=move.to,
+            reason=move.reason,
+            reasons=service.settings.rejection_reasons,
             model=service.model,
             handoff=service.handoff_policy,
+            now=now,
+            bant=bant,
+        )
+        return reads.lead_detail(db, ref=ref, model=service.model, now=now)
+
+
+@router.post(
+    "/{ref}/reassign",
+    response_model=LeadDetail,
+    summary="Give a lead and its open tasks to another rep (or a queue:...)",
+)
+def reassign(ref: str, body: ReassignRequest, request: Request, caller: SalesKey) -> dict[str, Any]:
+    service = state(request)
+    now = utcnow()
+    with transaction(request) as db:
+        reassign_lead(
+            db, viewer=caller.viewer, actor=caller.actor, ref=ref, owner=body.owner, now=now
         )
         return reads.lead_detail(db, ref=ref, model=service.model, now=now)

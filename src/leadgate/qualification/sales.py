@@ -82,19 +82,21 @@ def move_lead(
     handoff: HandoffPolicy | None,
     now: datetime,
     bant: Bant | None = None,
+    require_bant: bool = False,
 ) -> StageChange:
     """Move a lead by hand (accept to ``sal``, reject to ``nurture`` or
     ``disqualified`` with a listed reason, qualify to ``sql`` with BANT...).
 
     ``viewer`` (None for a key that belongs to no user) must be allowed to act on
-    the lead. A move to ``sql`` needs at least one BANT field; BANT is refused on
-    any other move (it would be recorded against nothing).
+    the lead. With ``require_bant`` (the web form) a move to ``sql`` needs at least
+    one BANT field (the API keeps it optional for existing clients); BANT is
+    refused on any other move (it would be recorded against nothing).
     """
     lead, text = check_move(session, ref=ref, to=to, reason=reason, reasons=reasons)
     if viewer is not None:
         require_act(viewer, lead)
     facts = (bant or Bant()).cleaned()
-    if to is Stage.SQL and facts.empty:
+    if to is Stage.SQL and facts.empty and require_bant:
         raise LeadgateError(
             "qualifying a lead (to sql) records what sales learned: give at least one of "
             "budget, authority, need, timeline"
@@ -111,7 +113,7 @@ def move_lead(
         model=model,
         handoff=handoff,
     )
-    if to is Stage.SQL:
+    if to is Stage.SQL and not facts.empty:
         session.add(
             Qualification(
                 lead_id=lead.id,

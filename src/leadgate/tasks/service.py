@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from leadgate.common.ids import new_id
@@ -71,8 +71,13 @@ def list_tasks(
     status: str | None = None,
     lead_id: str | None = None,
     limit: int = 100,
+    team: frozenset[str] | None = None,
 ) -> Sequence[Task]:
+    """Tasks soonest due first; with ``team``, only those owned by one of ``team`` or
+    by a queue (what a rep or manager may see)."""
     query = select(Task)
+    if team is not None:
+        query = query.where(or_(Task.owner.like("queue:%"), Task.owner.in_(sorted(team))))
     if owner is not None:
         query = query.where(Task.owner == owner.lower())
     if status is not None:

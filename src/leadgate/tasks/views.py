@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 
 from leadgate.api.deps import SalesKey, snapshot, transaction
 from leadgate.common.ids import utcnow
+from leadgate.qualification.sales import complete_lead_task
 from leadgate.tasks.schemas import TaskList, TaskOut
-from leadgate.tasks.service import complete_task, list_tasks, task_dict
+from leadgate.tasks.service import list_tasks, task_dict
 
 __all__ = ["router"]
 
@@ -26,7 +27,8 @@ def get_tasks(
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     with snapshot(request) as db:
-        tasks = list_tasks(db, owner=owner, status=status, lead_id=lead_id, limit=limit)
+        team = None if caller.viewer is None else caller.viewer.team
+        tasks = list_tasks(db, owner=owner, status=status, lead_id=lead_id, limit=limit, team=team)
         return {"tasks": [task_dict(task) for task in tasks]}
 
 
@@ -37,4 +39,7 @@ def get_tasks(
 )
 def post_complete(task_id: str, request: Request, caller: SalesKey) -> dict[str, Any]:
     with transaction(request) as db:
-        return task_dict(complete_task(db, task_id=task_id, now=utcnow()))
+        task = complete_lead_task(
+            db, viewer=caller.viewer, actor=caller.actor, task_id=task_id, now=utcnow()
+        )
+        return task_dict(task)

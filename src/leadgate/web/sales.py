@@ -235,6 +235,7 @@ def post_move(
             handoff=service.handoff_policy,
             now=utcnow(),
             bant=None if bant.empty else bant,
+            require_bant=True,
         )
         return get_lead(session, ref=ref)
 
