@@ -23,7 +23,7 @@ errors naming the file, line and path.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ class Playbooks:
     name: str
     version: int
     playbooks: tuple[Playbook, ...]
+    #: the YAML text they were loaded from (what the settings page shows and edits)
+    source: str = field(default="", compare=False, repr=False)
 
     def for_stage(self, stage: str) -> tuple[Playbook, ...]:
         return tuple(p for p in self.playbooks if p.on.value == stage)
@@ -147,7 +149,7 @@ def load_playbooks(text: str, *, file: str | None = None) -> Playbooks:
                 raise doc.error((*where, str(key), *loc), message) from None
             actions.append(PlannedAction(key=str(key), config=parsed))
         out.append(Playbook(id=playbook_id, on=on, when=when, actions=tuple(actions)))
-    return Playbooks(name=name, version=version, playbooks=tuple(out))
+    return Playbooks(name=name, version=version, playbooks=tuple(out), source=text)
 
 
 def load_playbooks_file(path: str | Path) -> Playbooks:

@@ -30,6 +30,7 @@ def serve(
 
     import uvicorn
 
+    from leadgate.actions.versions import stored_or
     from leadgate.api import create_app
     from leadgate.db.engine import open_database
     from leadgate.qualification import HandoffPolicy
@@ -39,9 +40,11 @@ def serve(
         model = resolve_model(model_file, settings)
         playbooks = HandoffPolicy.configured(settings, playbooks_file).playbooks
         database = open_database(settings=settings)
+        playbooks, stored = stored_or(database, playbooks)  # the latest saved version wins
     app = create_app(settings=settings, database=database, model=model, playbooks=playbooks)
     console.print(
-        f"leadgate serving {model.label} with playbooks {playbooks.name} on http://{host}:{port} "
+        f"leadgate serving {model.label} with playbooks {playbooks.name}"
+        f"{'' if stored is None else f' (stored version {stored})'} on http://{host}:{port} "
         f"(API docs at http://{host}:{port}/docs); create keys with `leadgate keys create`"
     )
     # The service keeps its active leads' indexed histories in memory: millions of
