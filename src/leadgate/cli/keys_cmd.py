@@ -8,6 +8,7 @@ from rich.table import Table
 from leadgate.cli.output import JsonOption, console, database, emit_json, guard
 from leadgate.common.ids import utcnow
 from leadgate.keys import create_key, list_keys, revoke_key
+from leadgate.users.service import find_user
 
 __all__ = ["app"]
 
@@ -18,6 +19,9 @@ app = typer.Typer(help="API keys for the service (ingest, sales, admin).", no_ar
 def create(
     scope: str = typer.Option(..., "--scope", help="ingest, sales or admin."),
     name: str = typer.Option(..., "--name", help="Who or what uses the key (e.g. website)."),
+    user: str | None = typer.Option(
+        None, "--user", help="The user the key acts as (their email): their role applies."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Create a key and print its secret once; only a hash is stored."""
@@ -25,14 +29,28 @@ def create(
         db = database()
         try:
             with db.session() as session:
-                key, secret = create_key(session, name=name, scope=scope, now=utcnow())
-                row = {"id": key.id, "name": key.name, "scope": key.scope, "prefix": key.prefix}
+                owner = None if user is None else find_user(session, ref=user)
+                key, secret = create_key(
+                    session,
+                    name=name,
+                    scope=scope,
+                    now=utcnow(),
+                    user_id=None if owner is None else owner.id,
+                )
+                row = {
+                    "id": key.id,
+                    "name": key.name,
+                    "scope": key.scope,
+                    "prefix": key.prefix,
+                    "user": None if owner is None else owner.email,
+                }
         finally:
             db.dispose()
     if as_json:
         emit_json({"ok": True, **row, "key": secret})
         return
-    console.print(f"created {row['scope']} key [bold]{row['name']}[/] ({row['id']})")
+    owned = f" acting as {row['user']}" if row["user"] else ""
+    console.print(f"created {row['scope']} key [bold]{row['name']}[/] ({row['id']}){owned}")
     console.print(f"key: [bold]{secret}[/]")
     console.print("[dim]store it now: it is not shown again (only its hash is kept)[/]")
 
@@ -52,6 +70,7 @@ def list_command(as_json: bool = JsonOption) -> None:
                         "prefix": key.prefix,
                         "created_at": key.created_at.isoformat(),
                         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+                        "user_id": key.user_id,
                     }
                     for key in list_keys(session)
                 ]

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from leadgate.common.ids import new_id
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.keys.models import ApiKey
+from leadgate.users.models import User
 
 __all__ = ["SCOPES", "Scope", "allows", "authenticate", "create_key", "list_keys", "revoke_key"]
 
@@ -51,8 +52,14 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
-def create_key(session: Session, *, name: str, scope: str, now: datetime) -> tuple[ApiKey, str]:
-    """Create a key; returns the row and the secret (shown once, never stored)."""
+def create_key(
+    session: Session, *, name: str, scope: str, now: datetime, user_id: str | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the row and the secret (shown once, never stored).
+
+    With ``user_id`` the key belongs to that user (an existing, enabled one) and acts
+    as them: their role limits what it sees and moves, and history names them.
+    """
     try:
         chosen = Scope(scope)
     except ValueError:
@@ -60,6 +67,12 @@ def create_key(session: Session, *, name: str, scope: str, now: datetime) -> tup
     name = name.strip()
     if not name or len(name) > 200:
         raise LeadgateError("a key needs a name of 1 to 200 characters (who or what uses it)")
+    if user_id is not None:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFoundError(f"no user {user_id!r}")
+        if user.disabled_at is not None:
+            raise LeadgateError(f"user {user.email} is disabled: a key of theirs would not work")
     secret = f"lg_{chosen.value}_{secrets.token_urlsafe(30)}"
     key = ApiKey(
         id=new_id("key"),
@@ -69,6 +82,7 @@ def create_key(session: Session, *, name: str, scope: str, now: datetime) -> tup
         secret_hash=_digest(secret),
         created_at=now,
         revoked_at=None,
+        user_id=user_id,
     )
     session.add(key)
     session.flush()

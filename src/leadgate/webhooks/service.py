@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from leadgate.common.changes import note_change
 from leadgate.common.ids import new_id
-from leadgate.exceptions import NotFoundError
+from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "SubscriptionIn",
     "backoff",
     "create_subscription",
+    "deactivate_subscription",
     "delivery_dict",
     "enqueue",
     "list_deliveries",
@@ -91,6 +92,21 @@ def create_subscription(
     session.add(subscription)
     session.flush()
     return subscription, secret
+
+
+def deactivate_subscription(session: Session, *, subscription_id: str) -> Subscription:
+    """Stop sending to a subscription: it gets no new messages, and its pending
+    deliveries are dead-lettered (``subscription deactivated``)."""
+    subscription = session.get(Subscription, subscription_id)
+    if subscription is None:
+        raise NotFoundError(f"no webhook subscription {subscription_id!r}")
+    subscription.active = False
+    session.execute(
+        update(Delivery)
+        .where(Delivery.subscription_id == subscription.id, Delivery.status == "pending")
+        .values(status="dead", last_error="subscription deactivated")
+    )
+    return subscription
 
 
 def enqueue(
@@ -182,6 +198,9 @@ def replay_delivery(session: Session, *, delivery_id: int, now: datetime) -> Del
     delivery = session.get(Delivery, delivery_id)
     if delivery is None:
         raise NotFoundError(f"no delivery {delivery_id}")
+    subscription = session.get(Subscription, delivery.subscription_id)
+    if subscription is not None and not subscription.active:
+        raise LeadgateError(f"delivery {delivery_id} is for a deactivated subscription")
     delivery.status = "pending"
     delivery.attempts = 0
     delivery.next_attempt_at = now

@@ -35,9 +35,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rep_absences")),
     )
-    op.create_index(
-        "ix_rep_absences_rep_email_ends_on", "rep_absences", ["rep_email", "ends_on"]
-    )
+    op.create_index("ix_rep_absences_rep_email_ends_on", "rep_absences", ["rep_email", "ends_on"])
     op.create_table(
         "playbook_versions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
