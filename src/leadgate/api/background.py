@@ -6,19 +6,26 @@
   SLA escalation of overdue tasks, the optional MQL expiry, and, when the MQL
   definition can turn true with time alone (see :mod:`leadgate.backtest.shape`),
   a re-evaluation of the leads that could qualify, with their handoffs.
+* Between those passes it sleeps until the next SLA deadline (a task falling due,
+  an overdue task's reassignment) and escalates then, so an overdue flip reaches
+  the open queue pages at its time, not up to an interval later; a task created
+  or reassigned wakes it to look again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from leadgate.api.deps import ServiceState
 from leadgate.backtest.shape import model_shape
+from leadgate.common.changes import FEED, Change
 from leadgate.common.ids import utcnow
 from leadgate.exceptions import UnsupportedConstructError
 from leadgate.ingest.segment import expire_anonymous
@@ -26,12 +33,17 @@ from leadgate.leads.models import Lead
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
 from leadgate.qualification.service import enter_stage, qualify_leads
 from leadgate.scorecards.service import evaluate_leads
+from leadgate.tasks.models import Task
 from leadgate.tasks.service import escalate_overdue
 from leadgate.webhooks.worker import deliver_due
 
-__all__ = ["Background", "run_scheduler_once"]
+__all__ = ["Background", "next_deadline", "run_scheduler_once", "run_sla_once"]
 
 log = logging.getLogger("leadgate.serve")
+#: changes that can move the next SLA deadline
+_DEADLINE_KINDS = frozenset({"task.created", "task.reassigned", "lead.reassigned"})
+#: past a deadline by this much before escalating (``due_at < now`` must hold)
+_MARGIN = 0.05
 
 
 def _rises_with_time(service: ServiceState) -> bool:
@@ -39,6 +51,44 @@ def _rises_with_time(service: ServiceState) -> bool:
         return not model_shape(service.model).event_days_suffice
     except UnsupportedConstructError:
         return True  # no MQL definition or predictions: check anyway
+
+
+def run_sla_once(service: ServiceState, now: datetime) -> dict[str, int]:
+    """The SLA step alone: overdue tasks flagged, long-overdue ones reassigned."""
+    settings = service.settings
+    with service.write_lock, service.database.session() as session:
+        counts = escalate_overdue(
+            session,
+            now=now,
+            reassign_after=timedelta(minutes=settings.sla_reassign_after_minutes),
+            fallback=settings.fallback_owner,
+        )
+    service.outbox_ready.set()
+    return counts
+
+
+def next_deadline(service: ServiceState, now: datetime) -> datetime | None:
+    """When the SLA step next has work: the earliest open task to fall due, or an
+    overdue one's reassignment time (None: no open task)."""
+    reassign_after = timedelta(minutes=service.settings.sla_reassign_after_minutes)
+    with service.reads.snapshot() as session:
+        due = session.scalar(
+            select(func.min(Task.due_at)).where(Task.status == "open", Task.escalations == 0)
+        )
+        escalated = session.scalar(
+            select(func.min(Task.escalated_at)).where(Task.status == "open", Task.escalations > 0)
+        )
+    found = [moment for moment in (_aware(due), _aware(escalated)) if moment is not None]
+    if escalated is not None:
+        found[-1] += reassign_after
+    return min(found) if found else None
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Aggregates skip the column type: SQLite hands back naive UTC datetimes."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def run_scheduler_once(service: ServiceState, now: datetime, *, chunk: int = 500) -> dict[str, int]:
@@ -121,6 +171,9 @@ class Background:
     def __init__(self, service: ServiceState) -> None:
         self.service = service
         self.stopping = threading.Event()
+        #: set when the next SLA deadline may have moved (a task created or reassigned)
+        self.wake = threading.Event()
+        self._unsubscribe = FEED.subscribe(self._on_changes)
         self.threads = [
             threading.Thread(target=self._deliveries, name="leadgate-deliveries", daemon=True),
             threading.Thread(target=self._scheduler, name="leadgate-scheduler", daemon=True),
@@ -130,8 +183,14 @@ class Background:
         for thread in self.threads:
             thread.start()
 
+    def _on_changes(self, changes: Sequence[Change]) -> None:
+        if any(change.kind in _DEADLINE_KINDS for change in changes):
+            self.wake.set()
+
     def stop(self) -> None:
         self.stopping.set()
+        self._unsubscribe()
+        self.wake.set()
         self.service.outbox_ready.set()
         for thread in self.threads:
             thread.join(timeout=15)
@@ -151,8 +210,25 @@ class Background:
 
     def _scheduler(self) -> None:
         interval = self.service.settings.scheduler_interval_seconds
-        while not self.stopping.wait(timeout=interval):
+        last_pass = time.monotonic()
+        while not self.stopping.is_set():
             try:
-                run_scheduler_once(self.service, utcnow())
+                now = utcnow()
+                until_pass = interval - (time.monotonic() - last_pass)
+                deadline = next_deadline(self.service, now)
+                until_deadline = (
+                    None if deadline is None else (deadline - now).total_seconds() + _MARGIN
+                )
+                if until_pass <= 0:
+                    run_scheduler_once(self.service, utcnow())
+                    last_pass = time.monotonic()
+                    continue
+                if until_deadline is not None and until_deadline <= 0:
+                    run_sla_once(self.service, utcnow())
+                    continue
+                wait = until_pass if until_deadline is None else min(until_pass, until_deadline)
+                if self.wake.wait(timeout=wait):
+                    self.wake.clear()
             except Exception:
                 log.exception("scheduler pass failed")
+                self.stopping.wait(timeout=1.0)
