@@ -28,17 +28,31 @@
   // --- the live queue -------------------------------------------------------
   const table = document.getElementById("queue");
   let refreshing = null;
+  let deferred = false;
+  // a rep half-way through a reject or reassign form keeps it: the rows are swapped
+  // once focus leaves the form's controls
+  const choosing = () => {
+    const active = document.activeElement;
+    return Boolean(table && active && table.contains(active) && active.matches("select, input"));
+  };
   async function refresh() {
     if (!table) return;
+    if (choosing()) { deferred = true; return; }
     if (refreshing) { refreshing.again = true; return; }
     refreshing = { again: false };
     try {
-      const before = new Set([...table.querySelectorAll("tr[data-lead]")].map((r) => r.dataset.lead));
-      const focused = document.activeElement && document.activeElement.closest("tr[data-lead]");
       const response = await fetch(table.dataset.live, { headers: { "X-Requested-With": "fetch" } });
       if (response.status === 401) { window.location.assign("/login?next=/queue"); return; }
       if (!response.ok) return;
-      document.getElementById("queue-rows").innerHTML = await response.text();
+      const html = await response.text();
+      if (choosing()) { deferred = true; return; }
+      // read what the user is on only now, just before the swap: they may have moved
+      // while the rows were on their way
+      const before = new Set([...table.querySelectorAll("tr[data-lead]")].map((r) => r.dataset.lead));
+      const active = document.activeElement;
+      const focused = active && active.closest("tr[data-lead]");
+      const control = focused && active !== focused && active.name ? active.name : null;
+      document.getElementById("queue-rows").innerHTML = html;
       const rows = [...table.querySelectorAll("tr[data-lead]")];
       const fresh = rows.filter((r) => !before.has(r.dataset.lead));
       for (const row of fresh) row.classList.add("fresh");
@@ -48,7 +62,8 @@
       if (fresh.length) announce(`${fresh.length} new MQL${fresh.length > 1 ? "s" : ""} in the queue`);
       if (focused) {
         const again = table.querySelector(`tr[data-lead="${CSS.escape(focused.dataset.lead)}"]`);
-        if (again) again.focus();
+        const inner = again && control ? again.querySelector(`[name="${CSS.escape(control)}"]`) : null;
+        if (inner) inner.focus(); else if (again) again.focus();
       }
       bindInline(table);
       tick();
@@ -60,6 +75,9 @@
   }
   function listen() {
     if (!table || !window.EventSource) return;
+    table.addEventListener("focusout", () => {
+      window.setTimeout(() => { if (deferred && !choosing()) { deferred = false; refresh(); } }, 0);
+    });
     const source = new EventSource("/stream");
     source.addEventListener("queue", refresh);
     source.addEventListener("open", () => { document.body.dataset.live = "on"; });
