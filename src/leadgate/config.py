@@ -96,6 +96,16 @@ class Settings(BaseSettings):
     mail_from: str = Field(
         default="leadgate@localhost", description="The From address of emails leadgate sends."
     )
+    abm_min_engaged: int = Field(
+        default=2,
+        ge=1,
+        description="The ABM queue (/accounts) lists accounts with at least this many "
+        "engaged contacts: leads whose stored scorecard meets the MQL definition, active "
+        "within LEADGATE_ABM_WINDOW_DAYS, not disqualified (docs/ui.md).",
+    )
+    abm_window_days: float = Field(
+        default=30, gt=0, description="How recent an engaged contact's last event must be (days)."
+    )
 
     @field_validator("database_url")
     @classmethod
