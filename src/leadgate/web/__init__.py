@@ -10,6 +10,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from leadgate.web.leads_pages import router as leads_router
 from leadgate.web.live import router as live_router
 from leadgate.web.pages import LoginRequiredError, wants_json
 from leadgate.web.render import ASSETS, render
@@ -27,6 +28,7 @@ def mount_web(app: FastAPI) -> None:
     """Add the pages, their assets and their error pages to the service's app."""
     app.state.web = WebState()
     app.include_router(signin_router)
+    app.include_router(leads_router)  # before sales: /leads/new is not a lead's page
     app.include_router(sales_router)
     app.include_router(live_router)
     app.mount("/static", StaticFiles(directory=Path(ASSETS)), name="static")
