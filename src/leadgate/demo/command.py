@@ -109,3 +109,15 @@ def render_summary(summary: DemoSummary) -> None:
     console.print(f"  export LEADGATE_DATABASE_URL={hint}", highlight=False, soft_wrap=True)
     console.print("  leadgate leads --stage mql", highlight=False)
     console.print(f"  leadgate explain {example}", highlight=False)
+    if summary.logins:
+        console.print("Open the web app on this world:", highlight=False)
+        console.print(
+            f"  LEADGATE_DATABASE_URL={hint} leadgate serve   # then http://127.0.0.1:8000/",
+            highlight=False,
+            soft_wrap=True,
+        )
+        users = ", ".join(f"{email} ({role})" for email, role in summary.logins.items())
+        console.print(f"  sign in as {users}", highlight=False, soft_wrap=True)
+        console.print(
+            f"  password (this build only): {summary.password}", highlight=False, soft_wrap=True
+        )

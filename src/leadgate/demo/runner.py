@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from leadgate.db.engine import Database, make_engine, open_database, sqlite_path
 from leadgate.db.meta import MetaEntry
 from leadgate.db.models import Base
 from leadgate.demo.simulate import simulate_history
-from leadgate.demo.world import World, generate_world
+from leadgate.demo.world import REPS, World, generate_world
 from leadgate.events.service import EventRow, insert_event_rows
 from leadgate.exceptions import DemoError
 from leadgate.leads.models import Lead, StageChange
@@ -28,8 +29,10 @@ from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.lifecycle import Stage
 from leadgate.qualification import BatchQualification, HandoffPolicy, qualify_all
+from leadgate.reps.service import RepIn, upsert_rep
 from leadgate.scorecards.service import ScoreRun, stage_counts
 from leadgate.scoring import ScoringModel, default_model
+from leadgate.users.service import create_user
 
 __all__ = ["DEMO_URL", "DemoSummary", "build_demo", "funnel_conversion"]
 
@@ -54,6 +57,9 @@ class DemoSummary:
     handoffs: BatchQualification = field(default_factory=BatchQualification)
     by_channel: dict[str, tuple[int, int]] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the web app's demo users (email: role) and their password
+    logins: dict[str, str] = field(default_factory=dict)
+    password: str = ""
 
     @property
     def mql_to_sql(self) -> float | None:
@@ -79,6 +85,7 @@ class DemoSummary:
             "scoring": self.run.to_dict(),
             "handoff": self.handoffs.to_dict(),
             "seconds": round(self.seconds, 2),
+            "logins": {"users": self.logins, "password": self.password},
         }
 
 
@@ -183,6 +190,37 @@ def _store_world(db: Database, world: World) -> None:
             insert_event_rows(session, rows=rows[start : start + 5000], received_at=world.end)
 
 
+#: The demo's sales team: (email, name, manager); the manager signs in too.
+DEMO_MANAGER = ("sofia.lindqvist@sales.leadgate-demo.test", "Sofia Lindqvist")
+DEMO_TEAM = (
+    (REPS[0], "Petra Kralova", DEMO_MANAGER[0]),
+    (REPS[1], "Ondrej Benes", DEMO_MANAGER[0]),
+    (REPS[2], "Julia Hoffmann", None),
+    (REPS[3], "Mark Evans", None),
+)
+#: Who can sign in to the demo's web app, with which role.
+DEMO_USERS = (
+    ("admin@leadgate-demo.test", "Alex Admin", "admin", None),
+    (DEMO_MANAGER[0], DEMO_MANAGER[1], "manager", None),
+    (REPS[0], "Petra Kralova", "rep", REPS[0]),
+    ("mila.marketing@leadgate-demo.test", "Mila Marketing", "marketing", None),
+)
+
+
+def _store_team(db: Database, now: datetime) -> str:
+    """The demo's reps and users; returns their one password (random per build,
+    printed once: the demo database lives on a laptop, yet never ships a known one)."""
+    password = "-".join(secrets.token_urlsafe(6) for _ in range(3))
+    with db.session() as session:
+        for email, name, manager in DEMO_TEAM:
+            upsert_rep(session, data=RepIn(email=email, name=name, manager=manager), now=now)
+        for email, name, role, rep in DEMO_USERS:
+            create_user(
+                session, email=email, name=name, role=role, password=password, now=now, rep=rep
+            )
+    return password
+
+
 def funnel_conversion(db: Database) -> tuple[int, int, dict[str, tuple[int, int]]]:
     """Cohort MQL -> SQL: of the leads that ever entered MQL, how many ever reached SQL.
 
@@ -226,6 +264,7 @@ def build_demo(
     db = open_database(url)
     try:
         _store_world(db, world)
+        password = _store_team(db, world.start)
         history = simulate_history(world, model, replay_until=end - timedelta(days=7))
         with db.session() as session:
             for lead_id, transitions in history.items():
@@ -267,4 +306,6 @@ def build_demo(
         handoffs=handed,
         by_channel=by_channel,
         seconds=time.perf_counter() - started,
+        logins={email: role for email, _, role, _ in DEMO_USERS},
+        password=password,
     )
