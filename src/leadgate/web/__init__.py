@@ -17,6 +17,7 @@ from leadgate.web.pages import LoginRequiredError, wants_json
 from leadgate.web.render import ASSETS, render
 from leadgate.web.sales import router as sales_router
 from leadgate.web.security import ResponseHeaders
+from leadgate.web.settings import router as settings_router
 from leadgate.web.signin import router as signin_router
 from leadgate.web.state import WebState
 
@@ -33,6 +34,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(sales_router)
     app.include_router(accounts_router)
     app.include_router(live_router)
+    app.include_router(settings_router)
     app.mount("/static", StaticFiles(directory=Path(ASSETS)), name="static")
     app.add_middleware(ResponseHeaders)
 
