@@ -13,8 +13,9 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from leadgate.audit.models import AuditEntry
 from leadgate.common.ids import utcnow
 from leadgate.config import Settings
 from leadgate.db.engine import Database
@@ -52,6 +53,9 @@ class TestLoginForm:
         assert "leadgate_session=" in cookie
         assert "HttpOnly" in cookie
         assert "SameSite=lax" in cookie
+        with web.database.session() as session:
+            entry = session.scalars(select(AuditEntry)).one()
+        assert (entry.actor, entry.action) == ("user:rita@t.example", "user.signed_in")
 
     def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(
         self, web: Web

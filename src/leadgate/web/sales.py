@@ -80,6 +80,7 @@ def _queue_context(
         "total": found.total,
         "rows": found.rows,
         "reps": reps,
+        "rep_names": {rep.email: rep.name for rep in reps},
         "reasons": service.settings.rejection_reasons,
         "now": utcnow(),
         "query": request.url.query,

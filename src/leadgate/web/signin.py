@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from leadgate.api.deps import state
+from leadgate.audit import record
 from leadgate.common.ids import utcnow
 from leadgate.exceptions import LeadgateError
 from leadgate.mail import MailConfig, send_mail
@@ -112,6 +113,13 @@ def login(
             _, token = start_session(
                 session, user=user, now=now, lifetime=timedelta(hours=settings.session_hours)
             )
+            record(
+                session,
+                actor=f"user:{user.email}",
+                action="user.signed_in",
+                at=now,
+                detail={"client": client},
+            )
     if token is None:
         web_state(request).limiter.failed(email=address, client=client)
         return _login_page(request, error="Wrong email or password.", status=401, email=email)
@@ -130,6 +138,7 @@ def logout(request: Request, csrf_token: Annotated[str, Form(max_length=200)] = 
         service = state(request)
         with service.write_lock, service.database.session() as session:
             end_session(session, token=signed_in.token)
+            record(session, actor=signed_in.viewer.actor, action="user.signed_out", at=utcnow())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
