@@ -53,7 +53,7 @@ def _filters(
 
 
 def _queue_context(
-    request: Request, user: SignedIn, filters: QueueFilters, page: int
+    request: Request, user: SignedIn, filters: QueueFilters, page: int, *, choices: bool
 ) -> dict[str, Any]:
     service = state(request)
     model = service.model
@@ -66,13 +66,14 @@ def _queue_context(
             limit=PAGE_SIZE,
             offset=(page - 1) * PAGE_SIZE,
         )
-        choices = filter_choices(session)
+        # the filters' values only for the whole page: the rows fetched live skip them
+        offered = filter_choices(session) if choices else {}
         reps = _reps(session)
     return {
         "user": user,
         "filters": filters,
         "sorts": SORTS,
-        "choices": choices,
+        "choices": offered,
         "grades": list(model.grades.labels) if model.grades else [],
         "groups": list(model.group_names),
         "page": page,
@@ -120,7 +121,7 @@ def queue(
 ) -> Response:
     """The MQLs waiting for sales, newest first; updated live (see :mod:`.live`)."""
     filters = _filters(owner, channel, campaign, grade, tier, sort)
-    return render("queue.html", **_queue_context(request, user, filters, page))
+    return render("queue.html", **_queue_context(request, user, filters, page, choices=True))
 
 
 @router.get("/queue/rows")
@@ -137,7 +138,7 @@ def queue_rows(
 ) -> Response:
     """The queue's table body alone: what the page fetches when told something changed."""
     filters = _filters(owner, channel, campaign, grade, tier, sort)
-    context = _queue_context(request, user, filters, page)
+    context = _queue_context(request, user, filters, page, choices=False)
     response = render("_queue_rows.html", **context)
     response.headers["X-Queue-Total"] = str(context["total"])
     return response
