@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.accounts.service import get_account
 from leadgate.events.models import Event
 from leadgate.leads.models import Lead
-from leadgate.leads.search import visible_to
+from leadgate.leads.service import visible_to
 from leadgate.scorecards.models import StoredScorecard
 
 __all__ = [
@@ -132,8 +132,7 @@ def account_view(
     """The account ``ref`` (id or domain) for a viewer whose ``team`` it is."""
     account = get_account(session, ref=ref)
     of_account = Lead.account_id == account.id
-    visible = visible_to(team)
-    shown = and_(of_account, visible if visible is not None else true())
+    shown = of_account if team is None else and_(of_account, visible_to(team))
     total = session.scalar(select(func.count()).select_from(Lead).where(of_account)) or 0
     seen = session.scalar(select(func.count()).select_from(Lead).where(shown)) or 0
     rows = session.execute(

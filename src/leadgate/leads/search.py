@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.leads.models import Lead
+from leadgate.leads.service import visible_to
 from leadgate.lifecycle import Stage
 from leadgate.scorecards.models import StoredScorecard
 
-__all__ = ["SearchPage", "SearchRow", "contains_pattern", "search_leads", "visible_to"]
+__all__ = ["SearchPage", "SearchRow", "contains_pattern", "search_leads"]
 
 #: How LIKE wildcards in the searched text are escaped.
 ESCAPE = "\\"
@@ -51,14 +52,6 @@ def contains_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def visible_to(team: frozenset[str] | None) -> ColumnElement[bool] | None:
-    """The leads a viewer whose ``team`` it is may see: theirs and the unassigned
-    ones (None: every lead). The same rule as :meth:`leadgate.users.Viewer.sees_owner`."""
-    if team is None:
-        return None
-    return or_(Lead.owner.is_(None), Lead.owner.like("queue:%"), Lead.owner.in_(sorted(team)))
-
-
 def _matches(text: str) -> ColumnElement[bool]:
     pattern = contains_pattern(text.strip().lower())
     full_name = (
@@ -84,9 +77,8 @@ def search_leads(
     viewer sees when it is empty), in ``stage`` when given, most recent stage change
     first. ``team`` is the viewer's (None: they see every lead)."""
     conditions: list[ColumnElement[bool]] = []
-    visible = visible_to(team)
-    if visible is not None:
-        conditions.append(visible)
+    if team is not None:
+        conditions.append(visible_to(team))
     if text and text.strip():
         conditions.append(_matches(text))
     if stage is not None:
