@@ -160,11 +160,74 @@ class TestRepWorksTheQueue:
         screen.close()
 
 
+class TestAdminRoutesAroundAnAbsentRep:
+    def test_a_rep_marked_away_gets_no_new_mql(self, browser: Any, web: Web) -> None:
+        with web.database.session() as session:  # two reps left in the rotation
+            session.execute(update(Rep).where(Rep.email == "rob@t.example").values(available=False))
+        screen = Screen(browser, web)
+        page = screen.page
+        screen.login("admin@t.example")
+        page.goto(f"{web.url}/settings/reps/rita@t.example")
+        page.get_by_role("button", name="Add absence").click()  # today, by default
+        page.wait_for_url("**/settings/reps/rita@t.example")
+        assert page.locator("table.settings-table").inner_text().count("now") == 1
+        screen.check("settings-rep")
+        for index in range(3):
+            email = f"next{index}@lead.example"
+            assert web.segment(qualifying_batch(email, f"Next Lead{index}")).status_code == 200
+        with web.database.session() as session:
+            owners = set(
+                session.scalars(select(Lead.owner).where(Lead.email.like("next%@lead.example")))
+            )
+        assert owners == {"raj@t.example"}
+        screen.close()
+
+
 class TestScreens:
     def test_the_sign_in_pages_are_accessible(self, browser: Any, web: Web) -> None:
         screen = Screen(browser, web)
         screen.page.goto(web.url + "/")
         screen.check("login")
+        screen.page.goto(web.url + "/reset")
+        screen.check("reset")
+        screen.close()
+
+    def test_every_signed_in_screen_is_accessible(self, browser: Any, web: Web) -> None:
+        web.segment(qualifying_batch("ada@acme.example", "Ada Lovelace"))
+        web.segment(qualifying_batch("bob@acme.example", "Bob Babbage"))
+        with web.api("admin") as api:
+            api.put(
+                "/api/v1/accounts",
+                json={
+                    "domain": "acme.example",
+                    "name": "Acme Works",
+                    "tier": "1",
+                    "industry": "manufacturing",
+                },
+            )
+        with web.database.session() as session:
+            account = session.scalar(
+                select(Lead.account_id).where(Lead.email == "ada@acme.example")
+            )
+        screen = Screen(browser, web)
+        screen.login("admin@t.example")
+        screens = {
+            "leads": "/leads?q=acme",
+            "lead-new": "/leads/new",
+            "accounts": "/accounts",
+            "settings": "/settings",
+            "settings-reps": "/settings/reps",
+            "settings-playbooks": "/settings/playbooks",
+            "settings-webhooks": "/settings/webhooks",
+            "settings-keys": "/settings/keys",
+            "settings-users": "/settings/users",
+        }
+        if account is not None:
+            screens["account"] = f"/accounts/{account}"
+        for name, path in screens.items():
+            answer = screen.page.goto(web.url + path)
+            assert answer is not None and answer.status == 200, path
+            screen.check(name)
         screen.close()
 
 
