@@ -51,6 +51,13 @@ def _count(web: Web, model: Any) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
+def _changes(web: Web) -> int:
+    """How many audit entries record a change (signing in and out aside)."""
+    with web.database.session() as session:
+        query = select(func.count()).where(AuditEntry.action.not_like("user.signed_%"))
+        return int(session.scalar(query) or 0)
+
+
 def _audited(web: Web, action: str) -> list[dict[str, Any]]:
     """The details of the audit entries of ``action``, each checked to name the admin."""
     with web.database.session() as session:
@@ -149,7 +156,7 @@ class TestAccess:
             rita = session.scalar(select(User).where(User.email == "rita@t.example"))
             assert rita is not None and rita.disabled_at is None
             assert session.scalars(select(ApiKey.revoked_at)).all() == [None] * 3
-        assert _count(web, PlaybookVersion) == _count(web, AuditEntry) == 0
+        assert _count(web, PlaybookVersion) == _changes(web) == 0
 
     def test_a_change_without_the_csrf_token_is_refused(self, web: Web) -> None:
         with closing(web.login("admin@t.example")) as client:
@@ -158,7 +165,7 @@ class TestAccess:
                     response = client.post(path, data=FORM)
                     assert response.status_code == 403, (path, response.text)
                     assert "CSRF" in response.text
-        assert _count(web, AuditEntry) == _count(web, PlaybookVersion) == 0
+        assert _changes(web) == _count(web, PlaybookVersion) == 0
         assert _count(web, ApiKey) == 3
 
     def test_signed_out_visitors_are_sent_to_login(self, web: Web) -> None:
