@@ -13,7 +13,7 @@ from leadgate.keys.models import ApiKey
 from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.predictive.models import Prediction, PredictiveModel
 from leadgate.reps.models import Rep, RepAbsence
-from leadgate.scorecards.models import StoredScorecard
+from leadgate.scorecards.models import ScoreAdjustment, StoredScorecard
 from leadgate.tasks.models import Task
 from leadgate.users.models import User, WebSession
 from leadgate.webhooks.models import Delivery, OutboxMessage, Subscription
@@ -37,6 +37,7 @@ __all__ = [
     "Qualification",
     "Rep",
     "RepAbsence",
+    "ScoreAdjustment",
     "SequenceEnrollment",
     "StageChange",
     "StoredScorecard",

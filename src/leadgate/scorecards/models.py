@@ -1,19 +1,25 @@
 """The ``scorecards`` table (each lead's latest scorecard and the model version behind
-it) and the ``predictions`` table, an input of scoring that the request path reads
-(written by :mod:`leadgate.predictive`, which the request path never imports)."""
+it), and two inputs of scoring that the request path reads: the ``predictions``
+table (written by :mod:`leadgate.predictive`, which the request path never imports)
+and the ``score_adjustments`` people make by hand."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadgate.db.base import Base
 from leadgate.db.types import JSONType, UTCDateTime
 
-__all__ = ["Prediction", "StoredScorecard"]
+__all__ = ["MAX_ADJUSTMENT", "MAX_REASON", "Prediction", "ScoreAdjustment", "StoredScorecard"]
+
+#: The largest number of points one adjustment may add or take away.
+MAX_ADJUSTMENT = 1000.0
+#: The longest reason an adjustment may give.
+MAX_REASON = 500
 
 
 class StoredScorecard(Base):
@@ -49,3 +55,28 @@ class Prediction(Base):
     factors: Mapped[dict[str, Any]] = mapped_column(JSONType)
     as_of: Mapped[datetime] = mapped_column(UTCDateTime)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScoreAdjustment(Base):
+    """Points a person added to (or took from) one group's score of a lead, and why.
+
+    It counts from ``at`` until ``revoked_at`` (never deleted: revoking keeps the
+    record); see docs/scoring-models.md, "Manual adjustments".
+    """
+
+    __tablename__ = "score_adjustments"
+    __table_args__ = (
+        CheckConstraint("points <> 0 AND points >= -1000 AND points <= 1000", name="points"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    group_name: Mapped[str] = mapped_column(String(200))
+    points: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(MAX_REASON))
+    actor: Mapped[str] = mapped_column(String(320))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    revoked_by: Mapped[str | None] = mapped_column(String(320), default=None)

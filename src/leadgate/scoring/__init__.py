@@ -10,11 +10,12 @@ from __future__ import annotations
 from leadgate.scoring.evaluator import evaluate, evaluate_account
 from leadgate.scoring.loader import load_model, load_model_file
 from leadgate.scoring.nodes import ScoringModel
-from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
+from leadgate.scoring.records import AccountRecord, Adjustment, EventRecord, LeadRecord
 from leadgate.scoring.scorecard import Scorecard
 
 __all__ = [
     "AccountRecord",
+    "Adjustment",
     "EventRecord",
     "LeadRecord",
     "Scorecard",

@@ -1,7 +1,9 @@
 """The pure evaluator: model + lead + account + events + ``as_of`` -> Scorecard.
 
 No I/O and no clock reads: the caller passes ``as_of``. Events after ``as_of``
-are ignored, so the same call replays any point in the past. Sums use
+are ignored, so the same call replays any point in the past; so are the lead's
+score adjustments made after it (or revoked by then), which are added to their
+group's score after its caps. Sums use
 ``math.fsum`` over a canonical order, so the input order of events never
 changes a result, not even in the last bit.
 """
@@ -40,7 +42,13 @@ from leadgate.scoring.predicates import (
     test_predicate,
 )
 from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
-from leadgate.scoring.scorecard import CheckOutcome, EventContribution, RuleOutcome, Scorecard
+from leadgate.scoring.scorecard import (
+    AdjustmentOutcome,
+    CheckOutcome,
+    EventContribution,
+    RuleOutcome,
+    Scorecard,
+)
 
 __all__ = [
     "Member",
@@ -186,8 +194,41 @@ class _Partial:
             self.outcomes.append(outcome)
             contributions.append(outcome.contribution)
         total = math.fsum(contributions)
+        score = _clamp(total, group.min_points, group.max_points)
+        if self.lead.adjustments:
+            adjusted = self._adjustments(group)
+            if adjusted:
+                # after the caps: a person's override is never swallowed by them
+                points = [outcome.points for outcome in adjusted]
+                score = score + math.fsum(points)
+                total = math.fsum([*contributions, *points])
+                self.outcomes.extend(adjusted)
         self.uncapped[group.name] = total
-        self.scores[group.name] = _clamp(total, group.min_points, group.max_points)
+        self.scores[group.name] = score
+
+    def _adjustments(self, group: RuleGroup) -> list[AdjustmentOutcome]:
+        """The lead's adjustments of ``group`` that count at ``as_of``, oldest first."""
+        counted = [
+            item
+            for item in self.lead.adjustments
+            if item.group == group.name and item.counts_at(self.as_of)
+        ]
+        counted.sort(key=lambda item: (item.at, item.id))
+        return [
+            AdjustmentOutcome(
+                rule_id=f"adjustment:{item.id}",
+                group=group.name,
+                kind="adjustment",
+                points=item.points,
+                contribution=item.points,
+                matched=True,
+                matched_count=1,
+                description=item.reason,
+                actor=item.actor,
+                at=item.at,
+            )
+            for item in counted
+        ]
 
     def _attribute_rule(self, rule: AttributeRule) -> RuleOutcome:
         matched = _holds(rule.when, self, None)

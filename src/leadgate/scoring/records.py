@@ -14,6 +14,7 @@ __all__ = [
     "ACCOUNT_COLUMNS",
     "LEAD_COLUMNS",
     "AccountRecord",
+    "Adjustment",
     "EventRecord",
     "LeadRecord",
     "email_domain",
@@ -28,6 +29,37 @@ def email_domain(email: str | None) -> str | None:
         return None
     domain = email.rsplit("@", 1)[1].strip().lower()
     return domain or None
+
+
+def _require_aware(what: str, moment: datetime) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what}: timestamp {moment.isoformat()} has no time zone")
+
+
+@dataclass(frozen=True, slots=True)
+class Adjustment:
+    """A person's change to one group's score ("+20 engagement: met at the trade fair").
+
+    It counts from ``at`` (inclusive) until ``revoked_at`` (exclusive), is added to its
+    group's score after the group's caps, and never decays.
+    """
+
+    id: str
+    group: str
+    points: float
+    at: datetime
+    revoked_at: datetime | None = None
+    reason: str | None = None
+    actor: str | None = None
+
+    def __post_init__(self) -> None:
+        _require_aware(f"adjustment {self.id!r}", self.at)
+        if self.revoked_at is not None:
+            _require_aware(f"adjustment {self.id!r}", self.revoked_at)
+
+    def counts_at(self, as_of: datetime) -> bool:
+        """Whether it is part of the score as of ``as_of``."""
+        return self.at <= as_of and (self.revoked_at is None or as_of < self.revoked_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +83,8 @@ class LeadRecord:
     attributes: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     predicted: float | None = None
     """Probability of converting from the latest predictive model, when one was trained."""
+    adjustments: tuple[Adjustment, ...] = ()
+    """Score adjustments made by people (each counts from its ``at``; see :class:`Adjustment`)."""
 
     @property
     def email_domain(self) -> str | None:
@@ -85,14 +119,13 @@ class EventRecord:
     campaign: str | None = None
 
     def __post_init__(self) -> None:
-        if self.ts.tzinfo is None or self.ts.utcoffset() is None:
-            raise ValueError(f"event {self.id!r}: timestamp {self.ts.isoformat()} has no time zone")
+        _require_aware(f"event {self.id!r}", self.ts)
 
 
 #: A stored lead's own columns the evaluator reads, in the record's order: the one list
 #: the record builders (ORM and driver SQL) and the model language's lead fields use.
 LEAD_COLUMNS: tuple[str, ...] = tuple(
-    name for name in LeadRecord.__dataclass_fields__ if name != "predicted"
+    name for name in LeadRecord.__dataclass_fields__ if name not in ("predicted", "adjustments")
 )
 #: A stored account's columns the evaluator reads, in the record's order.
 ACCOUNT_COLUMNS: tuple[str, ...] = tuple(AccountRecord.__dataclass_fields__)

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["CheckOutcome", "EventContribution", "RuleOutcome", "Scorecard"]
+__all__ = ["AdjustmentOutcome", "CheckOutcome", "EventContribution", "RuleOutcome", "Scorecard"]
 
 # The result classes are frozen but keep their ``__dict__`` (no ``slots``): orjson
 # writes a dataclass with a ``__dict__`` 2.5x as fast as one with slots, and the
@@ -69,6 +69,23 @@ class RuleOutcome:
 
 
 @dataclass(frozen=True)
+class AdjustmentOutcome(RuleOutcome):
+    """A person's score adjustment as a line of the breakdown: ``rule_id`` is
+    ``adjustment:<id>``, ``kind`` is ``adjustment``, the reason is the description,
+    and ``contribution`` its points (added after the group's caps)."""
+
+    actor: str | None = None
+    at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **super().to_dict(),
+            "actor": self.actor,
+            "at": None if self.at is None else self.at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class CheckOutcome:
     """One leaf of the MQL definition with the value it saw."""
 
@@ -88,7 +105,9 @@ class Scorecard:
     model_name: str
     model_version: int
     as_of: datetime
+    #: per group: its rules' total clamped to the group's caps, plus its adjustments
     scores: dict[str, float]
+    #: per group: the sum of every line of the breakdown (rules and adjustments), no caps
     uncapped: dict[str, float]
     grade: str | None
     mql: bool
