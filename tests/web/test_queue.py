@@ -10,6 +10,7 @@ from leadgate.audit.models import AuditEntry
 from leadgate.common.ids import utcnow
 from leadgate.keys import create_key
 from leadgate.leads.models import Lead, Qualification, StageChange
+from leadgate.reps.service import add_absence
 from leadgate.tasks.models import Task
 from leadgate.users.models import User
 from tests.web.conftest import Web, page_token, qualifying_batch
@@ -178,6 +179,29 @@ class TestActions:
         assert task.owner == "raj@t.example"
         assert (entry.action, entry.actor) == ("lead.reassigned", "user:rita@t.example")
         assert entry.detail["from"] == "rita@t.example"
+
+    def test_a_rep_away_today_is_neither_offered_nor_accepted_as_owner(self, web: Web) -> None:
+        lead = _mql(web, "a@lead.example", "rita@t.example")
+        now = utcnow()
+        with web.database.session() as session:
+            add_absence(
+                session,
+                rep_email="raj@t.example",
+                starts_on=now.date(),
+                ends_on=now.date(),
+                note="holiday",
+                actor="test",
+                now=now,
+            )
+        rita = web.login("rita@t.example")
+        assert 'value="raj@t.example"' not in rita.get(f"/leads/{lead}").text
+        refused = rita.post(
+            f"/leads/{lead}/reassign",
+            data={"csrf_token": page_token(rita), "owner": "raj@t.example"},
+            headers={"X-Requested-With": "fetch"},
+        )
+        assert refused.status_code == 422
+        assert "away" in refused.json()["detail"]
 
     def test_completing_a_task_records_the_sla(self, web: Web) -> None:
         lead = _mql(web, "a@lead.example", "rita@t.example")

@@ -24,6 +24,7 @@ from leadgate.lifecycle import Stage
 from leadgate.qualification.handoff import HandoffPolicy
 from leadgate.qualification.service import enter_stage
 from leadgate.reps.models import Rep
+from leadgate.reps.service import assignable_reps
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.tasks.models import Task
 from leadgate.tasks.service import complete_task
@@ -133,7 +134,7 @@ def reassign_lead(
     session: Session, *, viewer: Viewer | None, actor: str, ref: str, owner: str, now: datetime
 ) -> Lead:
     """Give a lead (and its open tasks) to another rep, or back to a queue
-    (``queue:...``). The target rep must exist and be available."""
+    (``queue:...``). The target rep must exist, be available and not away today."""
     lead = get_lead(session, ref=ref)
     if viewer is not None:
         require_act(viewer, lead)
@@ -142,8 +143,8 @@ def reassign_lead(
         rep = session.get(Rep, target)
         if rep is None:
             raise NotFoundError(f"no rep {owner!r}")
-        if not rep.available:
-            raise LeadgateError(f"rep {rep.email} is unavailable: choose another owner")
+        if rep not in assignable_reps(session, now=now):
+            raise LeadgateError(f"rep {rep.email} is unavailable or away: choose another owner")
     previous = lead.owner
     if previous == target:
         return lead

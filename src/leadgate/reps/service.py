@@ -22,6 +22,7 @@ __all__ = [
     "RepIn",
     "absent_on",
     "add_absence",
+    "assignable_reps",
     "choose_owner",
     "delete_absence",
     "list_reps",
@@ -160,6 +161,14 @@ def absent_on(session: Session, day: date) -> frozenset[str]:
             )
         )
     )
+
+
+def assignable_reps(session: Session, *, now: datetime) -> list[Rep]:
+    """The reps who can take a lead at ``now``: available and not away that (UTC) day.
+    What the owner lists offer and what a reassignment by hand accepts."""
+    away = absent_on(session, now.astimezone(UTC).date())
+    reps = session.scalars(select(Rep).where(Rep.available.is_(True)).order_by(Rep.name, Rep.email))
+    return [rep for rep in reps if rep.email not in away]
 
 
 def size_band(employees: int | None) -> str | None:

@@ -31,7 +31,7 @@ from leadgate.qualification.lead_edits import (
     merge_two,
     reassign_many,
 )
-from leadgate.reps.models import Rep
+from leadgate.reps.service import assignable_reps
 from leadgate.users.service import Viewer, require_act, require_see
 from leadgate.web.auth import SignedIn
 from leadgate.web.pages import act, signed_in
@@ -76,9 +76,9 @@ def _then(response: Response, back: str, success: str) -> Response:
 
 
 def _owners(session: Session, fallback: str) -> list[tuple[str, str]]:
-    """The owners a lead can be given: available reps, and the unassigned queue."""
-    reps = session.scalars(select(Rep).where(Rep.available).order_by(Rep.name, Rep.email))
-    owners = [(rep.email, rep.name) for rep in reps]
+    """The owners a lead can be given: reps available and not away today, and the
+    unassigned queue."""
+    owners = [(rep.email, rep.name) for rep in assignable_reps(session, now=utcnow())]
     queue = fallback if fallback.startswith("queue:") else "queue:unassigned"
     return [*owners, (queue, "the unassigned queue")]
 

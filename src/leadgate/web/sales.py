@@ -20,6 +20,7 @@ from leadgate.leads.service import get_lead
 from leadgate.lifecycle import LISTED_REASON, NEEDS_REASON, Stage, allowed_targets
 from leadgate.qualification.sales import Bant, complete_lead_task, move_lead, reassign_lead
 from leadgate.reps.models import Rep
+from leadgate.reps.service import assignable_reps
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.users.service import require_see
 from leadgate.web.auth import SignedIn
@@ -69,6 +70,7 @@ def _queue_context(
         # the filters' values only for the whole page: the rows fetched live skip them
         offered = filter_choices(session) if choices else {}
         reps = _reps(session)
+        owners = assignable_reps(session, now=utcnow())
     return {
         "user": user,
         "filters": filters,
@@ -81,6 +83,7 @@ def _queue_context(
         "total": found.total,
         "rows": found.rows,
         "reps": reps,
+        "assignable": owners,
         "rep_names": {rep.email: rep.name for rep in reps},
         "reasons": service.settings.rejection_reasons,
         "now": utcnow(),
@@ -104,6 +107,7 @@ def _page_query(filters: QueueFilters) -> str:
 
 
 def _reps(session: Session) -> list[Rep]:
+    """Every rep (the owner filter, names for owners)."""
     return list(session.scalars(select(Rep).order_by(Rep.name, Rep.email)))
 
 
@@ -183,7 +187,7 @@ def lead_page(
         story = timeline(session, ref=lead.id, limit=items)
         stored = session.get(StoredScorecard, lead.id)
         prediction = session.get(Prediction, lead.id)
-        reps = _reps(session)
+        owners = assignable_reps(session, now=now)
     rules = (detail["scorecard"] or {}).get("rules", [])
     return render(
         "lead.html",
@@ -199,7 +203,7 @@ def lead_page(
         more_items=items * 2,
         moves=_moves(detail["stage"], service.settings.rejection_reasons),
         reasons=service.settings.rejection_reasons,
-        reps=reps,
+        assignable=owners,
         can_act=user.viewer.acts_on_sales,
         error=error,
         now=now,
