@@ -16,6 +16,7 @@ import json
 from collections.abc import AsyncIterator, Sequence
 
 from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from leadgate.common.changes import FEED, Change
@@ -44,8 +45,10 @@ async def _events(request: Request, user: SignedIn) -> AsyncIterator[bytes]:
             try:
                 first = await asyncio.wait_for(inbox.get(), timeout=HEARTBEAT_SECONDS)
             except TimeoutError:
-                if await request.is_disconnected() or current(request) is None:
+                if await request.is_disconnected():
                     return
+                if await run_in_threadpool(current, request) is None:
+                    return  # signed out, expired or disabled: the stream ends with the session
                 yield b": heartbeat\n\n"
                 continue
             await asyncio.sleep(GATHER_SECONDS)
@@ -62,7 +65,8 @@ async def _events(request: Request, user: SignedIn) -> AsyncIterator[bytes]:
 @router.get("/stream")
 async def stream(request: Request) -> StreamingResponse:
     """Server-sent events for the signed-in user's open pages (401 without a session)."""
-    user = current(request)
+    # the session check reads (and may touch) the database: off the event loop
+    user = await run_in_threadpool(current, request)
     if user is None:
         raise LoginRequiredError
     return StreamingResponse(
