@@ -11,8 +11,9 @@ account's ``updated_at``, its prediction, and how many events it has stored
 (``leads.events_stored``, which every event writer keeps in the inserting
 transaction: the check reads one column instead of counting the events). A
 lead changed by anything else (the REST API, a CLI import in another process,
-a prediction run, a merge) no longer matches and is reloaded from the database,
-so what is scored is always what is stored.
+a prediction run, a merge, a score adjustment made or revoked, which moves the
+lead's ``updated_at``) no longer matches and is reloaded from the database, so
+what is scored is always what is stored.
 
 The check can be skipped when the caller knows nothing else has written to the
 database since the memory was last checked (the service's writer learns it from
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -35,6 +36,7 @@ from leadgate.common.driver_sql import any_of, fetch
 from leadgate.events.service import load_event_records
 from leadgate.leads.service import find_lead
 from leadgate.lifecycle import Stage
+from leadgate.scorecards.adjustments import counted_adjustments
 from leadgate.scorecards.service import counted_since
 from leadgate.scorecards.stored_records import load_stored_leads
 from leadgate.scoring.history import LeadHistory
@@ -230,9 +232,13 @@ class LiveLeads:
         events = load_event_records(session, lead_ids=ids)
         loaded = []
         for lead_id, lead in stored.items():
+            record = lead.record
+            if record.adjustments:
+                counted = counted_adjustments(lead.stage, lead.stage_changed_at, record.adjustments)
+                record = replace(record, adjustments=counted)
             history = LeadHistory(
                 self.model,
-                lead.record,
+                record,
                 lead.account,
                 counted_since(lead.stage, lead.stage_changed_at, events.get(lead_id, [])),
             )

@@ -22,7 +22,7 @@ from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, LeadAlias, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
 from leadgate.lifecycle import LISTED_REASON, NEEDS_REASON, STAGE_DEPTH, Stage, check_transition
-from leadgate.scorecards.models import Prediction, StoredScorecard
+from leadgate.scorecards.models import Prediction, ScoreAdjustment, StoredScorecard
 from leadgate.scoring.records import email_domain
 
 __all__ = [
@@ -363,7 +363,8 @@ def _record_past_stage(
 
 
 def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: datetime) -> Lead:
-    """Fold ``drop`` into ``keep``: events, stage history and aliases move over; nothing is lost.
+    """Fold ``drop`` into ``keep``: events, stage history, score adjustments and aliases
+    move over; nothing is lost.
 
     ``keep``'s values win; its gaps are filled from ``drop``. Consent flags
     combine (either opt-out is honoured). The deeper funnel stage survives, and
@@ -379,6 +380,9 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
         update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id)
     )
     session.execute(update(LeadAlias).where(LeadAlias.lead_id == drop.id).values(lead_id=keep.id))
+    session.execute(
+        update(ScoreAdjustment).where(ScoreAdjustment.lead_id == drop.id).values(lead_id=keep.id)
+    )
     session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id == drop.id))
     session.execute(delete(Prediction).where(Prediction.lead_id == drop.id))
     for name in (*_FIELDS, "account_id"):

@@ -22,6 +22,7 @@ from leadgate.events.service import load_event_records, sqlite_time
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.scorecards.adjustments import counted_adjustments, load_adjustments
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
@@ -29,6 +30,7 @@ from leadgate.scoring.records import (
     ACCOUNT_COLUMNS,
     LEAD_COLUMNS,
     AccountRecord,
+    Adjustment,
     EventRecord,
     LeadRecord,
 )
@@ -89,11 +91,14 @@ class ScoreRun:
         }
 
 
-def lead_record(lead: Lead, predicted: float | None = None) -> LeadRecord:
-    """The evaluator's view of a stored lead (with its predicted probability, if any)."""
+def lead_record(
+    lead: Lead, predicted: float | None = None, adjustments: tuple[Adjustment, ...] = ()
+) -> LeadRecord:
+    """The evaluator's view of a stored lead (with its predicted probability, if any,
+    and the score adjustments given, all of them: see :func:`counted_adjustments`)."""
     values = {name: getattr(lead, name) for name in LEAD_COLUMNS}
     values["attributes"] = values["attributes"] or {}
-    return LeadRecord(**values, predicted=predicted)
+    return LeadRecord(**values, predicted=predicted, adjustments=adjustments)
 
 
 def predictions_by_lead(session: Session) -> dict[str, float]:
@@ -136,6 +141,8 @@ def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
     sales sent it back counts, so it qualifies again on renewed interest rather
     than on the engagement sales already judged. Once it qualifies again its
     whole history counts again (the scorecard stored with the move says so).
+    The same rule applies to its score adjustments
+    (:func:`leadgate.scorecards.adjustments.counted_adjustments`).
     """
     return counted_since(lead.stage, lead.stage_changed_at, events)
 
@@ -155,6 +162,7 @@ def _evaluate(
     accounts: Mapping[str, Account],
     events: Mapping[str, list[EventRecord]],
     predicted: Mapping[str, float],
+    adjustments: Mapping[str, tuple[Adjustment, ...]],
     as_of: datetime,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[Scorecard]:
@@ -169,7 +177,13 @@ def _evaluate(
         record = account_record(account) if account is not None else None
         members_of: list[Member] = [
             (
-                lead_record(lead, predicted.get(lead.id)),
+                lead_record(
+                    lead,
+                    predicted.get(lead.id),
+                    counted_adjustments(
+                        lead.stage, lead.stage_changed_at, adjustments.get(lead.id, ())
+                    ),
+                ),
                 counted_events(lead, events.get(lead.id, [])),
             )
             for lead in members
@@ -238,9 +252,10 @@ def score_all(
     accounts = {account.id: account for account in session.scalars(select(Account))}
     events = load_event_records(session, until=as_of)
     predicted = predictions_by_lead(session)
+    adjustments = load_adjustments(session)
     run = ScoreRun(model=model.label, as_of=as_of)
     computed_at = utcnow()
-    cards = _evaluate(model, leads, accounts, events, predicted, as_of, progress)
+    cards = _evaluate(model, leads, accounts, events, predicted, adjustments, as_of, progress)
     for card in cards:
         run.leads += 1
         if card.grade is not None:
@@ -297,7 +312,7 @@ def evaluate_leads(
     recorded_predictions: Mapping[str, float | None] | None = None,
 ) -> tuple[list[Lead], list[Scorecard]]:
     """Evaluate these leads (and their account mates for roll-ups) over their whole
-    counted history as of ``as_of``; nothing is written.
+    counted history (events and score adjustments) as of ``as_of``; nothing is written.
 
     ``recorded_predictions`` replaces the stored prediction of those leads (None: no
     prediction): a recomputation of a stored scorecard uses the input it recorded.
@@ -323,7 +338,8 @@ def evaluate_leads(
             predicted.pop(lead_id, None)
         else:
             predicted[lead_id] = probability
-    cards = _evaluate(model, leads, accounts, events, predicted, as_of)
+    adjustments = load_adjustments(session, lead_ids=ids)
+    cards = _evaluate(model, leads, accounts, events, predicted, adjustments, as_of)
     return leads, cards
 
 

@@ -4,8 +4,8 @@ The service loads a lead whenever it first sees it: after a restart, or when
 events arrive for one of many leads that are not kept in memory. Through the
 ORM that took three queries a group and a mapped object for every lead, which
 together cost more than scoring the leads. Here one statement reads the leads
-with their accounts and predictions, and the rows are decoded as the ORM
-columns would decode them (a test holds the result equal to
+with their accounts and predictions (and one more their score adjustments), and
+the rows are decoded as the ORM columns would decode them (a test holds the result equal to
 :func:`~leadgate.scorecards.service.lead_record` and
 :func:`~leadgate.scorecards.service.account_record` on every engine).
 """
@@ -19,6 +19,7 @@ from typing import NamedTuple
 from sqlalchemy.orm import Session
 
 from leadgate.common.driver_sql import any_of, fetch, json_reader, time_reader
+from leadgate.scorecards.adjustments import load_adjustments
 from leadgate.scoring.records import ACCOUNT_COLUMNS, LEAD_COLUMNS, AccountRecord, LeadRecord
 
 __all__ = ["StoredLead", "load_stored_leads"]
@@ -46,9 +47,12 @@ class StoredLead(NamedTuple):
 
 
 def load_stored_leads(session: Session, *, lead_ids: Iterable[str]) -> dict[str, StoredLead]:
-    """The leads of ``lead_ids`` that exist, by id, read in the session's transaction."""
+    """The leads of ``lead_ids`` that exist, by id, read in the session's transaction
+    (each record with all its adjustments: which count depends on the stage)."""
     dialect = session.get_bind().dialect.name
-    test, params = any_of(dialect, "l.id", sorted(set(lead_ids)))
+    wanted = sorted(set(lead_ids))
+    test, params = any_of(dialect, "l.id", wanted)
+    adjustments = load_adjustments(session, lead_ids=wanted)
     read_time, read_json = time_reader(dialect), json_reader(dialect)
     loaded: dict[str, StoredLead] = {}
     for row in fetch(session, _SELECT + test, params):
@@ -57,7 +61,9 @@ def load_stored_leads(session: Session, *, lead_ids: Iterable[str]) -> dict[str,
         for flag in _FLAGS:
             values[flag] = bool(values[flag])
         stage, changed_at, predicted = row[_LEADS : _LEADS + 3]
-        lead = LeadRecord(**values, predicted=predicted)
+        lead = LeadRecord(
+            **values, predicted=predicted, adjustments=adjustments.get(values["id"], ())
+        )
         account = None
         stored_account = row[_LEADS + 3 :]
         if stored_account[0] is not None:
