@@ -13,10 +13,19 @@ from hypothesis import strategies as st
 
 from leadgate.backtest import ReplayInput, first_mql_times, model_shape, replay
 from leadgate.backtest.replay import DAY_US, day_end, epoch_us, nurture_spans
+from leadgate.backtest.shape import ModelShape, Trend
 from leadgate.exceptions import UnsupportedConstructError
 from leadgate.scoring import load_model
 from leadgate.scoring.nodes import ScoringModel
-from tests.engines.worlds import AS_OF, World, evaluate_tables, model_docs, model_from, worlds
+from tests.engines.worlds import (
+    AS_OF,
+    World,
+    adjustments_table,
+    evaluate_tables,
+    model_docs,
+    model_from,
+    worlds,
+)
 
 REPLAY = settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None
@@ -49,7 +58,9 @@ def brute_force_first_mql(model: ScoringModel, world: World, end: datetime) -> d
     last = epoch_us(end) // DAY_US
     while day <= last:
         instant = min(day_end(day), end)
-        cards = evaluate_tables(model, world.events, world.leads, world.accounts, instant)
+        cards = evaluate_tables(
+            model, world.events, world.leads, world.accounts, instant, world.adjustments
+        )
         for lead_id, card in cards.items():
             if card.mql and lead_id not in first:
                 first[lead_id] = instant
@@ -64,9 +75,28 @@ class TestReplayMatchesTheEvaluatorDayByDay:
         """Checking only the days that can change a verdict finds the same first MQL
         instant as evaluating every lead on every day (falling and rising models alike)."""
         model = _replayable(doc)
-        data = ReplayInput(world.events, world.leads, world.accounts, _starts(world.leads, START))
+        data = ReplayInput(
+            world.events,
+            world.leads,
+            world.accounts,
+            _starts(world.leads, START),
+            adjustments=world.adjustments,
+        )
         result = replay(model, data, end=world.as_of, window_days=45, threads=1)
         assert first_mql_times(result) == brute_force_first_mql(model, world, world.as_of)
+
+
+def _known_at(adjustments: pa.Table | None, cut: datetime) -> pa.Table | None:
+    """The adjustments as they stood at ``cut``: later ones not made, later revocations
+    not made either."""
+    if adjustments is None:
+        return None
+    rows = [
+        {**row, "revoked_at": row["revoked_at"] if (row["revoked_at"] or cut) <= cut else None}
+        for row in adjustments.to_pylist()
+        if row["at"] <= cut
+    ]
+    return pa.Table.from_pylist(rows, schema=adjustments.schema)
 
 
 class TestPointInTime:
@@ -75,14 +105,21 @@ class TestPointInTime:
     def test_a_future_event_never_changes_a_past_verdict(
         self, doc: dict[str, Any], world: World, cut_days: int
     ) -> None:
-        """Dropping every event after a cut changes no first MQL instant before the cut."""
+        """Dropping every event, score adjustment and revocation after a cut changes no
+        first MQL instant before the cut."""
         model = _replayable(doc)
         cut = world.as_of + timedelta(days=cut_days, hours=7)
         starts = _starts(world.leads, START)
         full = first_mql_times(
             replay(
                 model,
-                ReplayInput(world.events, world.leads, world.accounts, starts),
+                ReplayInput(
+                    world.events,
+                    world.leads,
+                    world.accounts,
+                    starts,
+                    adjustments=world.adjustments,
+                ),
                 end=world.as_of,
                 threads=1,
             )
@@ -92,7 +129,13 @@ class TestPointInTime:
         truncated = first_mql_times(
             replay(
                 model,
-                ReplayInput(past, world.leads, world.accounts, starts),
+                ReplayInput(
+                    past,
+                    world.leads,
+                    world.accounts,
+                    starts,
+                    adjustments=_known_at(world.adjustments, cut),
+                ),
                 end=world.as_of,
                 threads=1,
             )
@@ -186,6 +229,36 @@ mql: {score: engagement, gte: 30}
             )
         }
 
+    def test_a_quiet_day_with_an_adjustment_is_checked(self) -> None:
+        """a: pricing (30) on day 0, +15 adjusted on day 5 (no event that day) and
+        revoked on day 9: an MQL at the end of day 5; the days checked are day 0 and
+        the adjustment's two days."""
+        day0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        adjustments = adjustments_table(
+            [
+                {
+                    "lead_id": "a",
+                    "group_name": "engagement",
+                    "points": 15.0,
+                    "at": day0 + timedelta(days=5),
+                    "revoked_at": day0 + timedelta(days=9),
+                }
+            ]
+        )
+        data = ReplayInput(
+            _events(("a", "page.viewed", day0)),
+            pa.table({"lead_id": ["a"]}),
+            None,
+            adjustments=adjustments,
+        )
+        result = replay(load_model(MODEL), data, end=day0 + timedelta(days=20))
+        assert first_mql_times(result) == {"a": day_end(epoch_us(day0) // DAY_US + 5)}
+        every = replay(
+            load_model(MODEL), data, end=day0 + timedelta(days=20), keep="TRUE", done="FALSE"
+        )
+        scores = [row["engagement"] for row in every.hits.to_pylist()]
+        assert scores == [30, 45, 30] and every.checkpoints == 3
+
     def test_a_predicted_test_is_refused(self) -> None:
         model = load_model(
             "version: 1\nname: p\ngroups: {fit: {rules: [{id: r, when: {lead.country: CZ}, "
@@ -244,3 +317,45 @@ class TestNurtureSpans:
         everything = ReplayInput(events=events, leads=leads, accounts=None)
         plain = replay(model, everything, end=day[4], keep="TRUE", done="FALSE").hits
         assert max(row["engagement"] for row in plain.to_pylist()) == 30
+
+    def test_inside_a_span_only_later_adjustments_count(self) -> None:
+        """+20 before the recycle stops counting inside the span, +5 made inside it
+        counts; once the span ends, both count again (as the counted-events rule says)."""
+        model = load_model(
+            "version: 1\nname: r\ngroups:\n  engagement:\n    rules:\n"
+            "      - {id: click, event: email.clicked, points: 10}\n"
+            "mql: {score: engagement, gte: 100}\n"
+        )
+        day = [datetime(2026, 1, d, 12, tzinfo=UTC) for d in range(1, 8)]
+        events = _events(("a", "email.clicked", day[0]))
+        adjustments = adjustments_table(
+            [
+                {"lead_id": "a", "group_name": "engagement", "points": 20.0, "at": day[1]},
+                {"lead_id": "a", "group_name": "engagement", "points": 5.0, "at": day[3]},
+            ]
+        )
+        spans = nurture_spans(
+            pa.Table.from_pylist(
+                [
+                    {"lead_id": "a", "to_stage": "nurture", "at": day[2]},
+                    {"lead_id": "a", "to_stage": "mql", "at": day[5]},
+                ]
+            )
+        )
+        data = ReplayInput(
+            events=events,
+            leads=pa.table({"lead_id": ["a"]}),
+            accounts=None,
+            recycled=spans,
+            adjustments=adjustments,
+        )
+        every_day = ModelShape(trend=Trend.RISING, uses_account=False)
+        hits = replay(model, data, end=day[6], keep="TRUE", done="FALSE", shape=every_day).hits
+        scores = {row["as_of_us"]: row["engagement"] for row in hits.to_pylist()}
+
+        def at_end_of(moment: datetime) -> float:
+            return float(scores[epoch_us(day_end(epoch_us(moment) // DAY_US))])
+
+        assert at_end_of(day[1]) == 30  # the click and +20
+        assert at_end_of(day[3]) == 5  # in nurture: only +5, made after the recycle
+        assert float(scores[epoch_us(day[6])]) == 35  # back from nurture: everything again

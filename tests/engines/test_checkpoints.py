@@ -47,6 +47,8 @@ def run_checkpoints(
         engine.register("leads", world.leads)
         if world.accounts is not None:
             engine.register("accounts", world.accounts)
+        if world.adjustments is not None:
+            engine.register("adjustments", world.adjustments)
         engine.con.register("checkpoints", checkpoints)
         query = compile_model(model, as_of=instants[0], schema=engine.schema(), checkpoints=True)
         table = engine.execute(query)
@@ -64,13 +66,16 @@ class TestCheckpointMode:
     def test_every_checkpoint_matches_the_evaluator_at_that_instant(
         self, doc: dict[str, Any], world: World, offsets: list[float]
     ) -> None:
-        """Scores, grade and verdict of each (lead, instant) row equal a full evaluation then."""
+        """Scores, grade and verdict of each (lead, instant) row equal a full evaluation then
+        (score adjustments included: each counts from its ``at`` until its revocation)."""
         model = model_from(doc)
         # the relation holds each (lead, instant) once: equal instants are one checkpoint
         instants = sorted({world.as_of + timedelta(days=offset) for offset in offsets})
         got = run_checkpoints(model, world, instants)
         for moment in instants:
-            expected = evaluate_tables(model, world.events, world.leads, world.accounts, moment)
+            expected = evaluate_tables(
+                model, world.events, world.leads, world.accounts, moment, world.adjustments
+            )
             for lead_id, card in expected.items():
                 row = got[(lead_id, _epoch_us(moment))]
                 for group in model.group_names:

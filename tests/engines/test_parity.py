@@ -23,8 +23,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leadgate.engines import DuckDBEngine, compile_model
-from leadgate.engines.compiler import InputSchema, TableSchema, translate_regex
-from leadgate.exceptions import UnsupportedConstructError
+from leadgate.engines.compiler import (
+    CHECKPOINT_COLUMN,
+    InputSchema,
+    TableSchema,
+    _epoch_us,
+    translate_regex,
+)
+from leadgate.exceptions import LeadgateError, UnsupportedConstructError
 from leadgate.scoring import default_model, load_model_file
 from leadgate.scoring.predicates import as_number as _as_number
 from tests.conftest import REPO
@@ -35,6 +41,7 @@ from tests.engines.worlds import (
     REGEXES,
     TEXTS,
     World,
+    adjustments_table,
     assert_parity,
     events_table,
     model_docs,
@@ -51,7 +58,14 @@ PARITY = settings(
 @PARITY
 @given(doc=model_docs(), world=worlds())
 def test_random_worlds_match_the_evaluator(doc: dict[str, Any], world: World) -> None:
-    assert_parity(model_from(doc), world.events, world.leads, world.accounts, world.as_of)
+    assert_parity(
+        model_from(doc),
+        world.events,
+        world.leads,
+        world.accounts,
+        world.as_of,
+        adjustments=world.adjustments,
+    )
 
 
 @PARITY
@@ -59,7 +73,14 @@ def test_random_worlds_match_the_evaluator(doc: dict[str, Any], world: World) ->
 def test_random_worlds_with_json_properties_match_the_evaluator(
     doc: dict[str, Any], world: World
 ) -> None:
-    assert_parity(model_from(doc), world.events, world.leads, world.accounts, world.as_of)
+    assert_parity(
+        model_from(doc),
+        world.events,
+        world.leads,
+        world.accounts,
+        world.as_of,
+        adjustments=world.adjustments,
+    )
 
 
 # -- every operator on every kind of value ------------------------------------------------------
@@ -542,6 +563,110 @@ class TestGradesAndMql:
         leads = _leads({"lead_id": "a"}, {"lead_id": "b"}, {"lead_id": "c"})
         got = assert_parity(model, events, leads, None, AS_OF)
         assert [got[x]["mql"] for x in "abc"] == [False, True, False]
+
+
+_ADJUSTED = {
+    "version": 1,
+    "name": "adjusted",
+    "groups": {
+        "fit": {
+            "max_points": 10,
+            "rules": [{"id": "cz", "when": {"lead.country": "CZ"}, "points": 20}],
+        },
+        "engagement": {"rules": [{"id": "o", "event": "email.opened", "points": 10}]},
+        "acc": {"rollup": {"from": "fit", "how": "sum"}},
+    },
+    "grades": {"group": "fit", "bands": {"A": 25}, "otherwise": "B"},
+    "mql": {"score": "fit", "gte": 25},
+}
+_US = timedelta(microseconds=1)
+
+
+def _adjustments(*rows: tuple[str, str, float, Any, Any]) -> pa.Table:
+    return adjustments_table(
+        [
+            {"lead_id": lead, "group_name": group, "points": points, "at": at, "revoked_at": until}
+            for lead, group, points, at, until in rows
+        ]
+    )
+
+
+def adjusted_world() -> tuple[Any, pa.Table, pa.Table]:
+    """The model, leads and adjustments of ``TestAdjustments`` (Spark runs them too)."""
+    leads = _leads(
+        {"lead_id": "a", "account_id": "x", "country": "CZ"},
+        {"lead_id": "b", "account_id": "x", "country": "CZ"},
+        {"lead_id": "c", "country": "CZ"},
+        country=pa.string(),
+    )
+    adjustments = _adjustments(
+        ("a", "fit", 20.0, AS_OF, None),
+        ("a", "fit", 100.0, AS_OF + _US, None),
+        ("b", "fit", 20.0, AS_OF - timedelta(days=9), AS_OF),
+        ("b", "fit", -3.0, AS_OF - timedelta(days=9), AS_OF + _US),
+        ("b", "engagement", 2.5, AS_OF - timedelta(days=400), None),
+        ("c", "acc", 50.0, AS_OF - _US, None),
+        ("c", "interest", 50.0, AS_OF - _US, None),
+        ("nobody", "fit", 50.0, AS_OF - _US, None),
+    )
+    return model_from(_ADJUSTED), leads, adjustments
+
+
+class TestAdjustments:
+    def test_from_their_instant_until_their_revocation_after_the_cap(self) -> None:
+        """a: +20 at as_of (counts), +100 a microsecond later (not yet); b: +20 revoked at
+        as_of (no longer), -3 revoked a microsecond later (still); c: a roll-up and a group
+        no model has (nowhere); the capped fit of 10 is adjusted past its cap."""
+        model, leads, adjustments = adjusted_world()
+        got = assert_parity(model, _events(), leads, None, AS_OF, adjustments=adjustments)
+        assert [got[lead]["fit"] for lead in "abc"] == [30, 7, 10]
+        assert [got[lead]["acc"] for lead in "abc"] == [37, 37, 10]
+        assert got["b"]["engagement"] == 2.5
+        assert [(got[lead]["grade"], got[lead]["mql"]) for lead in "abc"] == [
+            ("A", True),
+            ("B", False),
+            ("B", False),
+        ]
+
+    def test_checkpoints_see_each_adjustment_from_its_instant(self) -> None:
+        """One query at many instants: before, at, during and after the revocation."""
+        leads = _leads({"lead_id": "a", "country": "CZ"}, country=pa.string())
+        at, until = AS_OF - timedelta(days=3), AS_OF - timedelta(days=1)
+        adjustments = _adjustments(("a", "fit", 20.0, at, until))
+        instants = [at - _US, at, until - _US, until, AS_OF]
+        checkpoints = pa.table(
+            {
+                "lead_id": ["a"] * len(instants),
+                CHECKPOINT_COLUMN: [_epoch_us(moment) for moment in instants],
+            }
+        )
+        model = model_from(_ADJUSTED)
+        with DuckDBEngine(threads=1) as engine:
+            engine.register("events", _events())
+            engine.register("leads", leads)
+            engine.register("adjustments", adjustments)
+            engine.con.register("checkpoints", checkpoints)
+            query = compile_model(model, as_of=AS_OF, schema=engine.schema(), checkpoints=True)
+            rows = engine.execute(query).to_pylist()
+        assert [row["fit"] for row in rows] == [10, 30, 30, 10, 10]
+
+    def test_files_and_an_input_that_cannot_mean_it_is_refused(self, tmp_path: Any) -> None:
+        """CSV adjustments are read typed; a text ``at`` or ``points`` is refused by name."""
+        path = tmp_path / "adjustments.csv"
+        path.write_text("lead_id,group_name,points,at,revoked_at\na,fit,20,2025-06-01T11:00:00Z,\n")
+        leads = _leads({"lead_id": "a", "country": "CZ"}, country=pa.string())
+        model = model_from(_ADJUSTED)
+        with DuckDBEngine(threads=1) as engine:
+            table_ = engine.rescore(
+                model, as_of=AS_OF, events=_events(), leads=leads, adjustments=path
+            )
+        assert table_.column("fit").to_pylist() == [30]
+        bad = pa.table({"lead_id": ["a"], "group_name": ["fit"], "points": ["20"], "at": [AS_OF]})
+        with (
+            DuckDBEngine(threads=1) as engine,
+            pytest.raises(LeadgateError, match="adjustments column 'points' must be a number"),
+        ):
+            engine.rescore(model, as_of=AS_OF, events=_events(), leads=leads, adjustments=bad)
 
 
 class TestUnsupportedConstructs:

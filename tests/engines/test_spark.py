@@ -38,6 +38,7 @@ from tests.engines.test_parity import (
     TEXT_VALUES,
     VALUE_POOLS,
     _matrix_model,
+    adjusted_world,
 )
 from tests.engines.worlds import (
     AS_OF,
@@ -94,6 +95,7 @@ class TestRandomWorlds:
             world.accounts,
             world.as_of,
             run=_runner(spark),
+            adjustments=world.adjustments,
         )
 
     @SPARK_PARITY
@@ -109,7 +111,20 @@ class TestRandomWorlds:
             world.accounts,
             world.as_of,
             run=_runner(spark),
+            adjustments=world.adjustments,
         )
+
+
+class TestAdjustments:
+    def test_from_their_instant_until_their_revocation_after_the_cap(self, spark: Any) -> None:
+        """The same microsecond edges, caps, roll-up and ignored groups as on DuckDB."""
+        model, leads, adjustments = adjusted_world()
+        events = events_table([])
+        got = assert_parity(
+            model, events, leads, None, AS_OF, run=_runner(spark), adjustments=adjustments
+        )
+        assert [got[lead]["fit"] for lead in "abc"] == [30, 7, 10]
+        assert [got[lead]["acc"] for lead in "abc"] == [37, 37, 10]
 
 
 class TestEveryOperatorOnEveryKind:

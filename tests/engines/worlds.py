@@ -3,8 +3,9 @@
 
 ``evaluate_tables`` is the reference: it turns the very Arrow tables an engine reads
 into evaluator records (a cell is the Python value Arrow gives; decimals become
-floats; ``properties`` JSON is parsed per event) and scores them with
-``leadgate.scoring.evaluate_account``, one account at a time.
+floats; ``properties`` JSON is parsed per event; score adjustments go on their
+lead's record) and scores them with ``leadgate.scoring.evaluate_account``, one
+account at a time.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from leadgate.engines.compiler import ACCOUNT_RESERVED, EVENT_RESERVED, LEAD_RES
 from leadgate.engines.duckdb_engine import DuckDBEngine
 from leadgate.scoring import (
     AccountRecord,
+    Adjustment,
     EventRecord,
     LeadRecord,
     Scorecard,
@@ -72,10 +74,30 @@ def _rows(table: pa.Table | None) -> list[dict[str, Any]]:
     return [{k: _py(v) for k, v in row.items()} for row in table.to_pylist()]
 
 
+def adjustments_from_table(table: pa.Table | None) -> dict[Any, tuple[Adjustment, ...]]:
+    """The ``adjustments`` relation as each lead's evaluator records."""
+    by_lead: dict[Any, list[Adjustment]] = {}
+    for index, row in enumerate(_rows(table)):
+        by_lead.setdefault(row["lead_id"], []).append(
+            Adjustment(
+                id=f"adj{index:03d}",
+                group=row["group_name"],
+                points=row["points"],
+                at=row["at"],
+                revoked_at=row.get("revoked_at"),
+            )
+        )
+    return {lead_id: tuple(items) for lead_id, items in by_lead.items()}
+
+
 def records_from_tables(
-    events: pa.Table, leads: pa.Table, accounts: pa.Table | None
+    events: pa.Table,
+    leads: pa.Table,
+    accounts: pa.Table | None,
+    adjustments: pa.Table | None = None,
 ) -> list[tuple[AccountRecord | None, list[tuple[LeadRecord, list[EventRecord]]]]]:
     """The evaluator's view of the tables, grouped by account (a lead without one alone)."""
+    adjusted = adjustments_from_table(adjustments)
     account_records: dict[Any, AccountRecord] = {}
     for row in _rows(accounts):
         account_records[row["account_id"]] = AccountRecord(
@@ -115,6 +137,7 @@ def records_from_tables(
             account_id=row.get("account_id"),
             attributes={k: v for k, v in row.items() if k not in LEAD_RESERVED},
             predicted=row.get("predicted"),
+            adjustments=adjusted.get(row["lead_id"], ()),
         )
         key = ("account", lead.account_id) if lead.account_id is not None else ("lead", lead.id)
         groups.setdefault(key, []).append((lead, by_lead.get(lead.id, [])))
@@ -131,9 +154,10 @@ def evaluate_tables(
     leads: pa.Table,
     accounts: pa.Table | None,
     as_of: datetime,
+    adjustments: pa.Table | None = None,
 ) -> dict[Any, Scorecard]:
     cards: dict[Any, Scorecard] = {}
-    for account, members in records_from_tables(events, leads, accounts):
+    for account, members in records_from_tables(events, leads, accounts, adjustments):
         for card in evaluate_account(model, account, members, as_of):
             cards[card.lead_id] = card
     return cards
@@ -145,10 +169,10 @@ def run_duckdb(
     leads: pa.Table,
     accounts: pa.Table | None,
     as_of: datetime,
+    adjustments: pa.Table | None = None,
 ) -> dict[Any, dict[str, Any]]:
     with DuckDBEngine(threads=1) as engine:
-        table = engine.rescore(model, as_of=as_of, events=events, leads=leads, accounts=accounts)
-    return {row["lead_id"]: row for row in table.to_pylist()}
+        return run_engine(engine, model, events, leads, accounts, as_of, adjustments)
 
 
 def run_engine(
@@ -158,9 +182,17 @@ def run_engine(
     leads: pa.Table,
     accounts: pa.Table | None,
     as_of: datetime,
+    adjustments: pa.Table | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """Rescore on any engine object (``DuckDBEngine``, ``SparkEngine``)."""
-    table = engine.rescore(model, as_of=as_of, events=events, leads=leads, accounts=accounts)
+    table = engine.rescore(
+        model,
+        as_of=as_of,
+        events=events,
+        leads=leads,
+        accounts=accounts,
+        adjustments=adjustments,
+    )
     return {row["lead_id"]: row for row in table.to_pylist()}
 
 
@@ -176,10 +208,11 @@ def assert_parity(
     as_of: datetime,
     *,
     run: Any = None,
+    adjustments: pa.Table | None = None,
 ) -> dict[Any, dict[str, Any]]:
     """The engine (DuckDB unless ``run`` is given) agrees with the evaluator."""
-    expected = evaluate_tables(model, events, leads, accounts, as_of)
-    got = (run or run_duckdb)(model, events, leads, accounts, as_of)
+    expected = evaluate_tables(model, events, leads, accounts, as_of, adjustments)
+    got = (run or run_duckdb)(model, events, leads, accounts, as_of, adjustments)
     assert set(got) == set(expected)
     for lead_id, card in expected.items():
         row = got[lead_id]
@@ -214,6 +247,19 @@ EVENT_SCHEMA = {
 
 def events_table(rows: Sequence[Mapping[str, Any]], **extra: pa.DataType) -> pa.Table:
     return table(rows, {**EVENT_SCHEMA, **extra})
+
+
+ADJUSTMENT_SCHEMA = {
+    "lead_id": pa.string(),
+    "group_name": pa.string(),
+    "points": pa.float64(),
+    "at": pa.timestamp("us", tz="UTC"),
+    "revoked_at": pa.timestamp("us", tz="UTC"),
+}
+
+
+def adjustments_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    return table(rows, ADJUSTMENT_SCHEMA)
 
 
 def model_from(doc: Mapping[str, Any]) -> ScoringModel:
@@ -499,6 +545,7 @@ class World:
     leads: pa.Table
     accounts: pa.Table | None
     as_of: datetime
+    adjustments: pa.Table | None = None
 
 
 JSON_VALUES = st.one_of(
@@ -622,4 +669,40 @@ def worlds(draw: st.DrawFn, *, json_properties: bool | None = None) -> World:
             flag=pa.bool_(),
             **{"utm.source": pa.string()},
         )
-    return World(events=events, leads=leads, accounts=accounts, as_of=as_of)
+    adjustments = None
+    if draw(st.booleans()):
+        adjustments = adjustments_table(
+            [
+                draw(adjustment_rows([r["lead_id"] for r in leads_rows], as_of))
+                for _ in range(draw(st.integers(0, 5)))
+            ]
+        )
+    return World(
+        events=events, leads=leads, accounts=accounts, as_of=as_of, adjustments=adjustments
+    )
+
+
+#: Groups an adjustment may name: the drawn models' rule groups, their roll-up, and
+#: one no model has.
+ADJUSTED_GROUPS = ("fit", "engagement", "extra", "account_roll", "ghost")
+_US = timedelta(microseconds=1)
+
+
+@st.composite
+def adjustment_rows(draw: st.DrawFn, lead_ids: Sequence[str], as_of: datetime) -> dict[str, Any]:
+    """One adjustment around ``as_of``: made exactly at it, a microsecond either side,
+    or any time; revoked never, at ``as_of`` (then it no longer counts), around it,
+    or any time after it was made."""
+    near = st.sampled_from([as_of, as_of - _US, as_of + _US])
+    anywhere = st.integers(-300 * DAY, 5 * DAY).map(lambda s: AS_OF + timedelta(seconds=s))
+    at = draw(near | anywhere)
+    revoked = draw(
+        st.none() | near | st.integers(0, 60 * DAY).map(lambda s: at + timedelta(seconds=s))
+    )
+    return {
+        "lead_id": draw(st.sampled_from([*lead_ids, "nobody"])),
+        "group_name": draw(st.sampled_from(ADJUSTED_GROUPS)),
+        "points": draw(points_values | st.sampled_from([1000.0, -1000.0, 0.1])),
+        "at": at,
+        "revoked_at": revoked,
+    }

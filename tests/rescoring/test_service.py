@@ -21,7 +21,9 @@ from leadgate.exceptions import LeadgateError
 from leadgate.leads.models import Lead, StageChange
 from leadgate.lifecycle import Stage
 from leadgate.rescoring import apply_plan, plan_rescore
-from leadgate.scorecards.service import score_all
+from leadgate.rescoring.service import score_stored
+from leadgate.scorecards.adjustments import mark_revoked, record_adjustment
+from leadgate.scorecards.service import evaluate_leads, score_all
 from leadgate.scoring import ScoringModel, load_model, load_model_file
 from tests.conftest import REPO
 
@@ -145,6 +147,50 @@ class TestPlan:
         after = plan_rescore(url, model=model, as_of=AS_OF)
         assert target.id not in {c.lead_id for c in after.enter}
         assert after.mql_verdicts == _evaluator_run(db, model, AS_OF).mql_verdicts
+
+    def test_score_adjustments_count_as_the_evaluator_counts_them(
+        self, demo_db: tuple[str, Database]
+    ) -> None:
+        """Adjustments made, revoked, made after the instant, and around a nurture lead's
+        recycling: the compiled query's scores are the evaluator's, lead for lead."""
+        url, db = demo_db
+        model = load_model(yaml.safe_dump(ATTRIBUTE_MODEL))
+        with db.session() as session:
+            leads = session.scalars(select(Lead).order_by(Lead.id)).all()
+            nurture = [lead for lead in leads if lead.stage == Stage.NURTURE.value][:3]
+            for index, lead in enumerate([*leads[:30], *nurture]):
+                if lead.stage == Stage.NURTURE.value:
+                    at = lead.stage_changed_at + timedelta(hours=index % 3 - 1)
+                else:
+                    at = AS_OF - timedelta(days=index - 2)  # two are still to come
+                row = record_adjustment(
+                    session,
+                    lead=lead,
+                    group=("fit", "engagement")[index % 2],
+                    points=(index % 7 + 1) * 10.0 * (-1) ** index,
+                    reason="trade fair",
+                    actor="user:x",
+                    at=at,
+                )
+                if index % 5 == 0:
+                    until = at + timedelta(hours=index)
+                    mark_revoked(session, lead=lead, adjustment_id=row.id, actor="u", at=until)
+        compiled = {
+            row["lead_id"]: row
+            for row in score_stored(url, model=model, as_of=AS_OF).scored.to_pylist()
+        }
+        with db.session() as session:
+            _, cards = evaluate_leads(
+                session, lead_ids=[lead.id for lead in leads], model=model, as_of=AS_OF
+            )
+        adjusted = 0
+        for card in cards:
+            row = compiled[card.lead_id]
+            for group, value in card.scores.items():
+                assert row[group] == pytest.approx(value, rel=1e-9, abs=1e-9), (card, group)
+            assert (row["grade"], row["mql"]) == (card.grade, card.mql)
+            adjusted += any(rule.kind == "adjustment" for rule in card.rules)
+        assert 20 < adjusted < 33  # the revoked, the future and a recycled lead's are out
 
     def test_mixed_attribute_types_are_refused_by_name(self, demo_db: tuple[str, Database]) -> None:
         url, db = demo_db

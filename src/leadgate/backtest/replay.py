@@ -8,8 +8,9 @@ rescore, run in checkpoint mode (:func:`leadgate.engines.compile_model` with
 What keeps it fast (see :mod:`leadgate.backtest.shape`):
 
 * a lead is checked only on the days that can change its verdict: days it (or,
-  with roll-ups, its account) did something the model reads, and the day it was
-  created, when the definition can only fall between events; every day otherwise;
+  with roll-ups, its account) did something the model reads or had a score
+  adjustment made or revoked, and the day it was created, when the definition can
+  only fall between them; every day otherwise;
 * days are replayed in windows, oldest first, and a lead that has qualified is
   not checked again (with roll-ups, once its whole account has);
 * each window reads only the events of the leads it checks, up to its last day.
@@ -76,8 +77,12 @@ class ReplayInput:
     starts: pa.Table | None = None
     #: ``lead_id``, ``from``, ``until`` (UTC timestamps; ``until`` null while open): the
     #: spans a lead sat in nurture. At an instant inside one, only the lead's events
-    #: after ``from`` count, as for a recycled lead today (None: every event counts).
+    #: (and score adjustments) after ``from`` count, as for a recycled lead today
+    #: (None: every event counts).
     recycled: pa.Table | None = None
+    #: score adjustments (``lead_id``, ``group_name``, ``points``, ``at``,
+    #: ``revoked_at``): each counts from its ``at`` until its ``revoked_at``
+    adjustments: pa.Table | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +109,23 @@ def _with_counted_since(instants: str) -> str:
         f'AND epoch_us(r."from") <= k.{CHECKPOINT_COLUMN} '
         f'AND (r."until" IS NULL OR k.{CHECKPOINT_COLUMN} < epoch_us(r."until")) '
         f"GROUP BY k.lead_id, k.{CHECKPOINT_COLUMN}"
+    )
+
+
+def _adjustment_days(end_us: int, columns: dict[str, str] | None) -> str:
+    """The days a score adjustment was made or revoked (each may change a verdict), as
+    a ``UNION`` onto the activity days (nothing without adjustments)."""
+    if columns is None:
+        return ""
+    moments = [
+        name
+        for name in ("at", "revoked_at")
+        if columns.get(name, "").upper().startswith("TIMESTAMP")
+    ]
+    return "".join(
+        f"\n            UNION SELECT lead_id, CAST(floor(epoch_us({_q(name)}) / {DAY_US}) AS BIGINT) "
+        f"FROM adjustments WHERE epoch_us({_q(name)}) <= {end_us}"
+        for name in moments
     )
 
 
@@ -154,6 +176,9 @@ def replay(
         engine.register("leads", data.leads)
         if data.accounts is not None:
             engine.register("accounts", data.accounts)
+        adjusted = data.adjustments is not None
+        if data.adjustments is not None:
+            engine.register("adjustments", data.adjustments)
         starts = data.starts
         if starts is None:
             starts = pa.table(
@@ -184,7 +209,8 @@ def replay(
             f"""
             CREATE TEMP TABLE lead_days AS
             SELECT DISTINCT lead_id, CAST(floor(epoch_us(ts) / {DAY_US}) AS BIGINT) AS day
-            FROM events WHERE epoch_us(ts) <= {end_us} AND {type_filter};
+            FROM events WHERE epoch_us(ts) <= {end_us} AND {type_filter}
+            {_adjustment_days(end_us, engine.describe("adjustments") if adjusted else None)};
             CREATE TEMP TABLE lead_info AS
             SELECT l.lead_id, CAST({account} AS VARCHAR) AS account_id,
                    least(s.day, d.day) AS first_day

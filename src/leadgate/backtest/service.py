@@ -91,6 +91,8 @@ def load_backtest_data(
             starts=starts,
             # a recycled lead counts only what it did after recycling, as scoring does
             recycled=nurture_spans(history.changes),
+            # made at a known instant: a replay sees each from its ``at`` only
+            adjustments=tables.adjustments,
         ),
         history=history,
         read_seconds=time.perf_counter() - started,

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from leadgate.common.sql import quote_ident
 from leadgate.engines.compiler import (
+    ADJUSTMENT_COLUMNS,
     JSON,
     NULL,
     TEXT,
@@ -24,6 +25,7 @@ from leadgate.engines.compiler import (
     CompiledQuery,
     InputSchema,
     TableSchema,
+    check_adjustments,
 )
 from leadgate.exceptions import LeadgateError
 from leadgate.scoring.nodes import ScoringModel
@@ -44,12 +46,14 @@ REQUIRED_COLUMNS = {
     "events": ("lead_id", "type", "ts"),
     "leads": ("lead_id",),
     "accounts": ("account_id",),
+    "adjustments": ADJUSTMENT_COLUMNS,
 }
 #: Typed columns of CSV inputs (everything else stays text, as the evaluator reads CSV).
 CSV_TYPES = {
     "events": {"ts": "TIMESTAMPTZ"},
     "leads": {"do_not_email": "BOOLEAN", "do_not_call": "BOOLEAN", "predicted": "DOUBLE"},
     "accounts": {"employees": "BIGINT", "annual_revenue": "DOUBLE"},
+    "adjustments": {"points": "DOUBLE", "at": "TIMESTAMPTZ", "revoked_at": "TIMESTAMPTZ"},
 }
 _KEYS = {"leads": "lead_id", "accounts": "account_id"}
 
@@ -60,7 +64,8 @@ def first_line(exc: BaseException) -> str:
 
 
 class QueryEngine:
-    """Base of the engines that run a compiled query over three registered relations."""
+    """Base of the engines that run a compiled query over the registered relations
+    (events, leads, accounts, and optionally score adjustments)."""
 
     name = "abstract"
 
@@ -137,8 +142,13 @@ class QueryEngine:
             if role == "events" and kinds["ts"] != TIMESTAMP:
                 raise LeadgateError(f"events column 'ts' must be a timestamp, not {columns['ts']}")
             tables[role] = TableSchema(kinds)
+            if role == "adjustments":
+                check_adjustments(tables[role])
         return InputSchema(
-            events=tables["events"], leads=tables["leads"], accounts=tables.get("accounts")
+            events=tables["events"],
+            leads=tables["leads"],
+            accounts=tables.get("accounts"),
+            adjustments=tables.get("adjustments"),
         )
 
     def validate(self, roles: Iterable[str] = ("leads", "accounts")) -> None:
@@ -172,12 +182,18 @@ class QueryEngine:
         events: TableSource | None = None,
         leads: TableSource | None = None,
         accounts: TableSource | None = None,
+        adjustments: TableSource | None = None,
         progress: Callable[[float], None] | None = None,
     ) -> pa.Table:
         """Register the given inputs (if any), compile, run and check the keys."""
         from leadgate.engines.checks import run_checked
 
-        for role, source in (("events", events), ("leads", leads), ("accounts", accounts)):
+        for role, source in (
+            ("events", events),
+            ("leads", leads),
+            ("accounts", accounts),
+            ("adjustments", adjustments),
+        ):
             if source is not None:
                 self.register(role, source)
         return run_checked(self, self.compile(model, as_of), progress=progress)

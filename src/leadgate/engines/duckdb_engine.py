@@ -103,7 +103,7 @@ class DuckDBEngine(QueryEngine):
 
     # -- inputs -----------------------------------------------------------------------------
     def register(self, role: str, source: TableSource) -> None:
-        """Make ``source`` the ``events``, ``leads`` or ``accounts`` relation."""
+        """Make ``source`` the ``events``, ``leads``, ``accounts`` or ``adjustments`` relation."""
         if role not in REQUIRED_COLUMNS:
             raise ValueError(f"unknown input {role!r}")
         raw = f"{role}__raw"

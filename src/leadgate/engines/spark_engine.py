@@ -167,7 +167,7 @@ class SparkEngine(QueryEngine):
 
     # -- inputs -----------------------------------------------------------------------------
     def register(self, role: str, source: TableSource) -> None:
-        """Make ``source`` the ``events``, ``leads`` or ``accounts`` relation."""
+        """Make ``source`` the ``events``, ``leads``, ``accounts`` or ``adjustments`` relation."""
         if role not in REQUIRED_COLUMNS:
             raise ValueError(f"unknown input {role!r}")
         label = role

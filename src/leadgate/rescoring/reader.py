@@ -8,14 +8,15 @@ model needs is read: the event types and columns it mentions, up to ``as_of``,
 and for a recycled (``nurture``) lead only what it did after sales sent it back
 (as :func:`leadgate.scorecards.service.counted_events` does for the evaluator).
 Custom attributes (JSON on the lead or account row) become one column each,
-for the attributes the model names.
+for the attributes the model names. Score adjustments are read up to ``as_of``
+with their revocations, under the same recycling rule as the events.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ from leadgate.lifecycle import Stage
 from leadgate.scoring.nodes import ACCOUNT_FIELDS, LEAD_FIELDS
 
 __all__ = [
+    "ADJUSTMENT_TYPES",
     "OperationalTables",
     "attribute_column",
+    "empty_adjustments",
     "operational_schema",
     "read_operational",
     "read_tables",
@@ -59,14 +62,31 @@ _TYPED = {
 }
 
 
+#: The ``adjustments`` relation of the compiled query, as read from ``score_adjustments``.
+ADJUSTMENT_TYPES: dict[str, pa.DataType] = {
+    "lead_id": pa.string(),
+    "group_name": pa.string(),
+    "points": pa.float64(),
+    "at": pa.timestamp("us", tz="UTC"),
+    "revoked_at": pa.timestamp("us", tz="UTC"),
+}
+
+
+def empty_adjustments() -> pa.Table:
+    """An ``adjustments`` relation without rows."""
+    return pa.table({name: pa.array([], kind) for name, kind in ADJUSTMENT_TYPES.items()})
+
+
 @dataclass(frozen=True)
 class OperationalTables:
-    """The three relations, plus each lead's stage (for the diff)."""
+    """The relations the compiled query reads, plus each lead's stage (for the diff)."""
 
     events: pa.Table
     leads: pa.Table
     accounts: pa.Table
     stages: pa.Table  # lead_id, stage, stage_changed_at, channel, email
+    #: lead_id, group_name, points, at, revoked_at
+    adjustments: pa.Table = field(default_factory=empty_adjustments)
 
 
 def _connect(url: str) -> tuple[str, Any]:
@@ -248,6 +268,7 @@ def operational_schema(
         TableSchema(events),
         kinds(_LEAD_TYPES, lead_attributes),
         kinds(_ACCOUNT_TYPES, account_attributes),
+        kinds(ADJUSTMENT_TYPES, ()),
     )
 
 
@@ -274,7 +295,7 @@ def read_operational(
     since_recycling: bool = True,
 ) -> OperationalTables:
     """Events (only ``event_columns`` beyond lead_id, type and ts), leads (with
-    predicted probabilities) and accounts as Arrow tables.
+    predicted probabilities), accounts and score adjustments as Arrow tables.
 
     ``since_recycling=False`` keeps a recycled lead's whole history (a replay
     of the past needs it; scoring now does not)."""
@@ -283,13 +304,17 @@ def read_operational(
     leads = tables["leads"]
     stages = leads.select(["lead_id", "stage", "stage_changed_at", "channel", "email"])
     events = tables["events"]
+    adjustments = tables["adjustments"]
     if since_recycling:
-        events = _since_recycling(events, stages)
+        events = _since_recycling(events, stages, "ts")
+        adjustments = _since_recycling(adjustments, stages, "at")
     leads = _with_attributes(
         leads.drop_columns(["stage", "stage_changed_at"]), lead_attributes, "lead"
     )
     accounts = _with_attributes(tables["accounts"], account_attributes, "account")
-    return OperationalTables(events=events, leads=leads, accounts=accounts, stages=stages)
+    return OperationalTables(
+        events=events, leads=leads, accounts=accounts, stages=stages, adjustments=adjustments
+    )
 
 
 def read_tables(
@@ -345,15 +370,21 @@ def _queries(
             + f", {json_text.format('a.attributes')} AS attributes FROM accounts a",
             _ACCOUNT_TYPES,
         ),
+        "adjustments": (
+            "SELECT lead_id, group_name, points, at, revoked_at FROM score_adjustments "
+            f"WHERE at <= {cutoff} ORDER BY lead_id, at, id",
+            ADJUSTMENT_TYPES,
+        ),
     }
 
 
-def _since_recycling(events: pa.Table, stages: pa.Table) -> pa.Table:
-    """Drop what a recycled (nurture) lead did up to the moment it was recycled."""
+def _since_recycling(rows: pa.Table, stages: pa.Table, moment: str) -> pa.Table:
+    """Drop what a recycled (nurture) lead did (events, by ``ts``) or was given (score
+    adjustments, by ``at``) up to the moment it was recycled."""
     recycled = stages.filter(pc.equal(stages.column("stage"), Stage.NURTURE.value))
-    if recycled.num_rows == 0 or events.num_rows == 0:
-        return events
-    position = pc.index_in(events.column("lead_id"), value_set=recycled.column("lead_id"))
+    if recycled.num_rows == 0 or rows.num_rows == 0:
+        return rows
+    position = pc.index_in(rows.column("lead_id"), value_set=recycled.column("lead_id"))
     since = pc.take(recycled.column("stage_changed_at"), position)
-    keep = pc.or_kleene(pc.is_null(since), pc.greater(events.column("ts"), since))
-    return events.filter(keep)
+    keep = pc.or_kleene(pc.is_null(since), pc.greater(rows.column(moment), since))
+    return rows.filter(keep)

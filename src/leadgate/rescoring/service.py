@@ -156,6 +156,7 @@ def score_stored(
         runner.register("events", tables.events)
         runner.register("leads", tables.leads)
         runner.register("accounts", tables.accounts)
+        runner.register("adjustments", tables.adjustments)
         query = runner.compile(model, as_of)
         scored = run_checked(runner, query, progress=progress)
         engine_name = runner.name

@@ -10,6 +10,9 @@ The query reads three relations (names configurable):
   derived from ``email``) and custom attributes as any other column;
 * ``accounts`` (optional): ``account_id``, the built-in account fields and custom
   attributes as any other column;
+* ``adjustments`` (optional, when the schema has it): people's score adjustments,
+  ``lead_id``, ``group_name``, ``points``, ``at`` and ``revoked_at`` (see
+  :mod:`leadgate.engines.compiler.adjustments`);
 
 and returns one row per lead: ``lead_id``, one column per group score (clamped, as
 the evaluator reports it), ``grade`` and ``mql``.
@@ -44,12 +47,14 @@ The package is split the way the compiler works: ``kinds`` (value kinds and the
 input/output shapes), ``dialect`` (what every SQL dialect spells, one subclass per
 engine: ``duckdb`` here, Spark in :mod:`leadgate.engines.spark_sql`), ``text`` and
 ``regex`` (Python's Unicode and regex semantics spelt for SQL), ``parts`` and ``values``
-(reading a value and testing it with a predicate), and ``query`` (conditions
-dispatched per node type, event rules, the MQL definition and the query itself).
+(reading a value and testing it with a predicate), ``adjustments`` (people's score
+adjustments as one more input), and ``query`` (conditions dispatched per node type,
+event rules, the MQL definition and the query itself).
 """
 
 from __future__ import annotations
 
+from leadgate.engines.compiler.adjustments import ADJUSTMENT_COLUMNS, check_adjustments
 from leadgate.engines.compiler.dialect import RUNTIME_UNSUPPORTED, Dialect, dialect_for
 from leadgate.engines.compiler.duckdb import DUCKDB, DuckDBDialect
 from leadgate.engines.compiler.kinds import (
@@ -76,6 +81,7 @@ from leadgate.engines.compiler.values import _epoch_us
 
 __all__ = [
     "ACCOUNT_RESERVED",
+    "ADJUSTMENT_COLUMNS",
     "BOOL",
     "CHECKPOINT_COLUMN",
     "COUNTED_SINCE_COLUMN",
@@ -98,6 +104,7 @@ __all__ = [
     "TableSchema",
     "_Compiler",
     "_epoch_us",
+    "check_adjustments",
     "compile_model",
     "dialect_for",
     "translate_regex",

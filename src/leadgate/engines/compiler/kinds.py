@@ -71,11 +71,13 @@ class TableSchema:
 
 @dataclass(frozen=True)
 class InputSchema:
-    """The columns (and kinds) of the events, leads and accounts relations."""
+    """The columns (and kinds) of the events, leads and accounts relations, and of the
+    score adjustments (None: the query reads none)."""
 
     events: TableSchema
     leads: TableSchema
     accounts: TableSchema | None = None
+    adjustments: TableSchema | None = None
 
     @property
     def properties(self) -> str:

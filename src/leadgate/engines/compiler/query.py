@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from leadgate.engines.compiler.adjustments import AdjustmentSums
 from leadgate.engines.compiler.dialect import Dialect, dialect_for
 from leadgate.engines.compiler.kinds import (
     _EMAIL_DOMAIN,
@@ -137,6 +138,7 @@ class _Compiler(_ValueCompiler):
                 raise UnsupportedConstructError(
                     f"group {group.name!r}: the output already has a column of that name"
                 )
+        adjusted = AdjustmentSums(self)
         # rule groups: contribution expressions per lead
         lead_cols: list[tuple[str, str]] = []  # (expression, alias) in the per-lead stage
         group_totals: dict[str, str] = {}
@@ -167,11 +169,14 @@ class _Compiler(_ValueCompiler):
         ctes: list[str] = []
         ctes.append(self.events_cte())
         ctes.append(self.agg_cte())
-        ctes.append(self.lead_cte(lead_cols))
-        # group scores (clamped), then roll-ups, grade, MQL
+        if adjusted.active:
+            ctes.append(adjusted.cte())
+        ctes.append(self.lead_cte(lead_cols, adjusted))
+        # group scores (clamped, then adjusted), then roll-ups, grade, MQL
         score_cols = []
         for group in model.rule_groups:
             total = self.clamp(group_totals[group.name], group.min_points, group.max_points)
+            total = adjusted.score(group.name, total)
             score_cols.append(f"{total} AS {q('s_' + group.name)}")
         ctes.append(f"{q('scored')} AS (SELECT *, {', '.join(score_cols)} FROM {q('per_lead')})")
         rollups = []
@@ -319,7 +324,7 @@ class _Compiler(_ValueCompiler):
             + f"\n  FROM {q('ev')}\n  GROUP BY {', '.join(keys)}\n)"
         )
 
-    def lead_cte(self, lead_cols: list[tuple[str, str]]) -> str:
+    def lead_cte(self, lead_cols: list[tuple[str, str]], adjusted: AdjustmentSums) -> str:
         q = self.q
         leads = self.schema.leads
         account_key = (
@@ -333,6 +338,8 @@ class _Compiler(_ValueCompiler):
         if self.checkpoints:
             cols.append(f"{cp}.{q(CHECKPOINT_COLUMN)} AS {q(CHECKPOINT_COLUMN)}")
         cols += [f"{expr} AS {q(alias)}" for expr, alias in lead_cols]
+        if adjusted.active:
+            cols += adjusted.columns()
         source = f"{q(self.tables['leads'])} AS {q('l')}"
         if self.email_domain_sql is not None:
             part = self.d.last_after(q("email"), "@")
@@ -360,6 +367,8 @@ class _Compiler(_ValueCompiler):
         if self.checkpoints:
             on += f" AND {q('g')}.{q(CHECKPOINT_COLUMN)} = {cp}.{q(CHECKPOINT_COLUMN)}"
         source += f"\n  LEFT JOIN {q('agg')} AS {q('g')} ON {on}"
+        if adjusted.active:
+            source += adjusted.join(f"{cp}.{q(CHECKPOINT_COLUMN)}" if self.checkpoints else None)
         return (
             f"{q('per_lead')} AS (\n  SELECT\n    " + ",\n    ".join(cols) + f"\n  FROM {source}\n)"
         )
@@ -412,7 +421,9 @@ def compile_model(
     checkpoints: bool = False,
     counted_since: bool = False,
 ) -> CompiledQuery:
-    """Compile ``model`` at ``as_of`` into one query over ``events``/``leads``/``accounts``.
+    """Compile ``model`` at ``as_of`` into one query over ``events``/``leads``/``accounts``
+    (and ``adjustments`` when the schema has them: see
+    :mod:`leadgate.engines.compiler.adjustments`).
 
     With ``checkpoints`` the query scores every row of a fourth relation,
     ``checkpoints`` (``lead_id``, ``as_of_us``: microseconds since the epoch, UTC),
@@ -432,6 +443,7 @@ def compile_model(
         "events": "events",
         "leads": "leads",
         "accounts": "accounts",
+        "adjustments": "adjustments",
         "checkpoints": "checkpoints",
         **(tables or {}),
     }
