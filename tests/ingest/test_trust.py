@@ -3,8 +3,9 @@ and only then.
 
 Between the service's requests, other writers change leads through connections of
 their own (a new country, which a rule reads; an event stored
-through leadgate behind the service's back; a recycle to nurture), and the
-service's own Segment identify changes a lead's country. Every stored scorecard
+through leadgate behind the service's back; a recycle to nurture; a score
+adjustment made or revoked), and the service's own Segment identify changes a
+lead's country. Every stored scorecard
 must still be the evaluator's on the full, current history.
 """
 
@@ -29,7 +30,8 @@ from leadgate.events.service import record_event
 from leadgate.leads.models import Lead
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, find_lead, upsert_lead
-from leadgate.scorecards.models import StoredScorecard
+from leadgate.qualification import adjust_score, revoke_adjustment
+from leadgate.scorecards.models import ScoreAdjustment, StoredScorecard
 from leadgate.scorecards.service import evaluate_leads
 from leadgate.scoring import load_model
 from tests.conftest import USING_POSTGRES
@@ -55,7 +57,9 @@ STEPS = st.lists(
         st.sampled_from(LEADS),
         st.sampled_from(["email.clicked", "page.viewed"]),
         # a change before the request: by another connection, or the service's identify
-        st.sampled_from([None, None, None, "country", "event", "recycle", "identify"]),
+        st.sampled_from(
+            [None, None, None, "country", "event", "recycle", "identify", "adjust", "revoke"]
+        ),
     ),
     min_size=1,
     max_size=20,
@@ -106,6 +110,46 @@ def _stored_is_the_evaluators(db: Database, lead_id: str) -> None:
         assert (row.scores, row.mql) == (card.scores, card.mql)
 
 
+def _adjust(db: Database, email: str, points: float = 30) -> int:
+    """A score adjustment through the qualification service, on a connection of its own."""
+    with db.session() as session:
+        done = adjust_score(
+            session,
+            viewer=None,
+            actor="user:rita@t.example",
+            ref=email,
+            group="engagement",
+            points=points,
+            reason="met at the fair",
+            model=MODEL,
+            handoff=None,
+            now=utcnow(),
+        )
+        return done.adjustment.id
+
+
+def _revoke_latest(db: Database, email: str) -> None:
+    with db.session() as session:
+        lead = find_lead(session, ref=email)
+        assert lead is not None
+        latest = session.scalars(
+            select(ScoreAdjustment.id)
+            .where(ScoreAdjustment.lead_id == lead.id, ScoreAdjustment.revoked_at.is_(None))
+            .order_by(ScoreAdjustment.id.desc())
+        ).first()
+        if latest is not None:
+            revoke_adjustment(
+                session,
+                viewer=None,
+                actor="user:rita@t.example",
+                ref=email,
+                adjustment_id=latest,
+                model=MODEL,
+                handoff=None,
+                now=utcnow(),
+            )
+
+
 def _flip_country(db: Database, email: str) -> None:
     with db.session() as session:
         lead = find_lead(session, ref=email)
@@ -144,6 +188,10 @@ def test_stored_results_equal_the_evaluator_whatever_changed_in_between(
                 "traits": {"email": email, "country": country},
             }
             asyncio.run(service.writer.segment([message], key_id="k"))
+        elif change == "adjust":
+            _adjust(db, email, points=-20 if index % 2 else 30)
+        elif change == "revoke":
+            _revoke_latest(db, email)
         _send(service, _click(index, email, kind))
         _stored_is_the_evaluators(db, ids[email])
 
@@ -187,3 +235,28 @@ class TestTrust:
         with db.session() as session:
             stored = session.get(StoredScorecard, ids["b@two.cz"])
             assert stored is not None and stored.scores["engagement"] > 20 + 24
+
+    def test_an_adjustment_made_elsewhere_is_in_the_next_requests_score(
+        self, db: Database, service: ServiceState
+    ) -> None:
+        """A kept lead is reloaded when a score adjustment is made or revoked through
+        another connection (the REST API, the CLI): the next request scores with it."""
+        ids = _reset(db)
+        _send(service, _click(0, "c@three.cz", "page.viewed"))
+        _send(service, _click(1, "c@three.cz", "page.viewed"))
+        loads = service.live.loads
+        number = _adjust(db, "c@three.cz", 31)
+        _send(service, _click(2, "c@three.cz", "page.viewed"))
+        assert service.live.loads == loads + 1  # its kept record was dropped and read again
+        with db.session() as session:
+            stored = session.get(StoredScorecard, ids["c@three.cz"])
+            assert stored is not None and 31 + 24 < stored.scores["engagement"] <= 31 + 25
+            assert session.scalar(select(Lead.stage).where(Lead.id == ids["c@three.cz"])) == "mql"
+        _revoke_latest(db, "c@three.cz")
+        _send(service, _click(3, "c@three.cz", "page.viewed"))
+        with db.session() as session:
+            stored = session.get(StoredScorecard, ids["c@three.cz"])
+            assert stored is not None and stored.scores["engagement"] <= 25
+            lines = [rule["rule_id"] for rule in stored.breakdown["rules"]]
+            assert f"adjustment:{number}" not in lines
+        _stored_is_the_evaluators(db, ids["c@three.cz"])

@@ -1,8 +1,9 @@
 """Every path gives the same answer and the same handoff (hypothesis, random worlds).
 
 A world of leads at two accounts and one on free mail gets events over time,
-with sales recycling MQLs to nurture in between and some leads carrying a
-predicted probability. Then, at one instant, for every lead:
+with sales recycling MQLs to nurture in between, people adjusting scores by
+hand (and revoking adjustments), and some leads carrying a predicted
+probability. Then, at one instant, for every lead:
 
 * the scorecard stored by the service (ingest, then a scheduler pass) == the
   evaluator recomputing it at its instant;
@@ -23,6 +24,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
@@ -47,9 +49,15 @@ from leadgate.leads.models import StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, find_lead, upsert_lead
 from leadgate.lifecycle import Stage
-from leadgate.qualification import HandoffPolicy, explain_lead, qualify_all
+from leadgate.qualification import (
+    HandoffPolicy,
+    adjust_score,
+    explain_lead,
+    qualify_all,
+    revoke_adjustment,
+)
 from leadgate.rescoring.service import score_stored
-from leadgate.scorecards.models import StoredScorecard
+from leadgate.scorecards.models import ScoreAdjustment, StoredScorecard
 from leadgate.scorecards.service import Qualified
 from leadgate.scoring import load_model
 from leadgate.tasks.models import Task
@@ -104,10 +112,14 @@ STEPS = st.lists(
         st.floats(0, 4),  # days between requests
         st.floats(0, 6),  # how long before the request the event happened
         st.booleans(),  # sales recycles this lead first, if it is an MQL
+        # then someone adjusts its score: 1 and 2 add points, 3 revokes its latest
+        st.sampled_from([0, 0, 0, 1, 2, 3]),
     ),
     min_size=1,
     max_size=14,
 )
+#: What a step's adjustment adds: (group, points); a group's cap does not limit it.
+ADJUSTMENTS = {1: ("engagement", 30.0), 2: ("fit", -25.0)}
 PREDICTIONS = st.dictionaries(st.sampled_from(sorted(LEADS)), st.floats(0, 1), max_size=4)
 POLICY = HandoffPolicy(playbooks=default_playbooks(), fallback_owner="queue:test")
 PARITY = settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))
@@ -142,6 +154,49 @@ def _recycle(db: Database, email: str, at: datetime) -> None:
             )
 
 
+def _adjust(
+    db: Database, email: str, what: int, now: datetime, handoff: HandoffPolicy | None
+) -> None:
+    """A person's adjustment (or the revocation of the lead's latest) through the
+    qualification service, scored and handed off at once."""
+    if what == 0:
+        return
+    with db.session() as session:
+        lead = find_lead(session, ref=email)
+        assert lead is not None
+        if what in ADJUSTMENTS:
+            group, points = ADJUSTMENTS[what]
+            adjust_score(
+                session,
+                viewer=None,
+                actor="user:rita@t.example",
+                ref=lead.id,
+                group=group,
+                points=points,
+                reason="met at the fair",
+                model=MODEL,
+                handoff=handoff,
+                now=now,
+            )
+            return
+        latest = session.scalars(
+            select(ScoreAdjustment.id)
+            .where(ScoreAdjustment.lead_id == lead.id, ScoreAdjustment.revoked_at.is_(None))
+            .order_by(ScoreAdjustment.id.desc())
+        ).first()
+        if latest is not None:
+            revoke_adjustment(
+                session,
+                viewer=None,
+                actor="user:rita@t.example",
+                ref=lead.id,
+                adjustment_id=latest,
+                model=MODEL,
+                handoff=handoff,
+                now=now,
+            )
+
+
 def _event(index: int, email: str, kind: str, now: datetime, age: float) -> EventCreate:
     return EventCreate(
         event_id=f"e{index}",
@@ -164,10 +219,11 @@ def _by_ingest(db: Database, database_url: str, steps: list[Any]) -> datetime:
     )
     now = START
     try:
-        for index, (email, kind, gap, age, recycle) in enumerate(steps):
+        for index, (email, kind, gap, age, recycle, *adjust) in enumerate(steps):
             now += timedelta(days=gap, seconds=1)
             if recycle:
                 _recycle(db, email, now)
+            _adjust(db, email, adjust[0] if adjust else 0, now, service.handoff_policy)
             with db.session() as session:
                 at = now
 
@@ -194,10 +250,11 @@ def _by_ingest(db: Database, database_url: str, steps: list[Any]) -> datetime:
 def _by_batch(db: Database, steps: list[Any], ids: dict[str, str]) -> datetime:
     """The batch path: events stored as an import does, `leadgate score` after each."""
     now = START
-    for index, (email, kind, gap, age, recycle) in enumerate(steps):
+    for index, (email, kind, gap, age, recycle, *adjust) in enumerate(steps):
         now += timedelta(days=gap, seconds=1)
         if recycle:
             _recycle(db, email, now)
+        _adjust(db, email, adjust[0] if adjust else 0, now, POLICY)
         with db.session() as session:
             event = _event(index, email, kind, now, age)
             insert_event_rows(
@@ -245,8 +302,22 @@ RECYCLED_STAYS = [
 ]
 
 
+#: b1 is adjusted by hand into MQL (+30 beside a pricing visit), recycled, adjusted
+#: again inside nurture (+30 counts: made after the recycle, and stays below the
+#: definition), its fit taken down past its rules (-25), then that revoked.
+ADJUSTED = [
+    ("b1@two.cz", "page.viewed", 0.0, 0.0, False, 1),
+    ("b1@two.cz", "form.submitted", 1.0, 0.0, True, 0),
+    ("b1@two.cz", "form.submitted", 0.5, 0.0, False, 1),
+    ("b1@two.cz", "form.submitted", 0.5, 0.0, False, 2),
+    ("b1@two.cz", "form.submitted", 0.5, 0.0, False, 3),
+    ("a1@one.cz", "email.clicked", 0.5, 0.0, False, 0),
+]
+
+
 @PARITY
 @example(steps=RECYCLED_STAYS, predictions={})
+@example(steps=ADJUSTED, predictions={})
 @given(steps=STEPS, predictions=PREDICTIONS)
 def test_every_path_scores_alike(
     db: Database, database_url: str, steps: list[Any], predictions: dict[str, float]
@@ -291,6 +362,15 @@ def test_every_path_scores_alike(
             a1 = find_lead(session, ref="a1@one.cz")
             assert a1 is not None and a1.stage == Stage.NURTURE.value
         assert float(replayed[a1.id]["engagement"]) == 0.0
+    if steps == ADJUSTED:  # the example exercises what it is there for
+        with db.session() as session:
+            b1 = find_lead(session, ref="b1@two.cz")
+            assert b1 is not None and b1.stage == Stage.NURTURE.value
+            fresh = explain_lead(session, lead_id=b1.id, model=MODEL, as_of=at)
+        lines = [(r.group, r.contribution) for r in fresh.rules if r.kind == "adjustment"]
+        assert lines == [("engagement", 30.0)]  # made in nurture; the -25 was revoked
+        assert fresh.scores["engagement"] == 30.0
+        assert float(replayed[b1.id]["engagement"]) == pytest.approx(fresh.scores["engagement"])
     with db.session() as session:
         for lead_id, other in replayed.items():
             fresh = explain_lead(session, lead_id=lead_id, model=REPLAY_MODEL, as_of=at)

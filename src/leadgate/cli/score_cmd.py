@@ -249,6 +249,11 @@ def render_breakdown(
             evidence = "no matching events"
         elif rule["kind"] == "attribute":
             evidence = "matches" if rule["matched"] else "does not match"
+        elif rule["kind"] == "adjustment":
+            evidence = (
+                f"adjusted by {rule.get('actor') or 'someone'} on {(rule.get('at') or '')[:10]}: "
+                f"{rule.get('description') or ''} (after the group's caps)"
+            )
         else:
             events = rule["events"]
             latest = events[0]

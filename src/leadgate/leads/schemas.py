@@ -13,6 +13,8 @@ from leadgate.tasks.schemas import TaskOut
 
 __all__ = [
     "AccountSummary",
+    "AdjustmentOut",
+    "AdjustmentResult",
     "LeadCreate",
     "LeadDetail",
     "LeadList",
@@ -212,3 +214,31 @@ class Timeline(BaseModel):
     lead_id: str
     items: list[dict[str, Any]]
     more: bool
+
+
+class AdjustmentOut(BaseModel):
+    """A manual score adjustment: ``points`` added to ``group`` from ``at`` on, until
+    ``revoked_at`` (null while it counts)."""
+
+    id: int
+    lead_id: str
+    group: str
+    points: float
+    reason: str
+    actor: str
+    at: str
+    revoked_at: str | None
+    revoked_by: str | None
+
+
+class AdjustmentResult(BaseModel):
+    """An adjustment made or revoked and the lead scored right after it (its stage:
+    ``moved_to_mql`` when the adjustment made it an MQL)."""
+
+    adjustment: AdjustmentOut
+    lead_id: str
+    stage: str
+    moved_to_mql: bool
+    scores: dict[str, float]
+    grade: str | None
+    mql: bool

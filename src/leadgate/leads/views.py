@@ -1,4 +1,5 @@
-"""Thin router for leads: upsert, read (scores as of now), list, timeline, transition."""
+"""Thin router for leads: upsert, read (scores as of now), list, timeline, transition,
+reassign, and manual score adjustments."""
 
 from __future__ import annotations
 
@@ -10,12 +11,21 @@ from pydantic import BaseModel, ConfigDict, Field
 from leadgate.api.deps import AdminKey, SalesKey, snapshot, state, transaction
 from leadgate.common.ids import utcnow
 from leadgate.leads import reads
-from leadgate.leads.schemas import LeadCreate, LeadDetail, LeadList, LeadUpserted, Timeline
+from leadgate.leads.schemas import (
+    AdjustmentResult,
+    LeadCreate,
+    LeadDetail,
+    LeadList,
+    LeadUpserted,
+    Timeline,
+)
 from leadgate.leads.service import get_lead as get_lead_row
 from leadgate.leads.service import list_leads as find_leads
 from leadgate.lifecycle import Stage
+from leadgate.qualification.adjustments import adjust_score, revoke_adjustment
 from leadgate.qualification.sales import Bant, move_lead, reassign_lead
 from leadgate.qualification.service import upsert_and_qualify
+from leadgate.scorecards.models import MAX_ADJUSTMENT, MAX_REASON
 from leadgate.users.service import require_see
 
 __all__ = ["router"]
@@ -49,6 +59,21 @@ class ReassignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     owner: str = Field(min_length=1, max_length=320)
+
+
+class AdjustmentRequest(BaseModel):
+    """Points a person adds to (negative: takes from) one rule group's score, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    group: str = Field(min_length=1, max_length=200, description="A rule group of the model")
+    points: float = Field(
+        ge=-MAX_ADJUSTMENT,
+        le=MAX_ADJUSTMENT,
+        allow_inf_nan=False,
+        description="Non-zero; added after the group's caps, never decays",
+    )
+    reason: str = Field(min_length=1, max_length=MAX_REASON)
 
 
 @router.put("", response_model=LeadUpserted, summary="Create or update a lead (by email or id)")
@@ -187,3 +212,48 @@ def reassign(ref: str, body: ReassignRequest, request: Request, caller: SalesKey
             db, viewer=caller.viewer, actor=caller.actor, ref=ref, owner=body.owner, now=now
         )
         return reads.lead_detail(db, ref=ref, model=service.model, now=now)
+
+
+@router.post(
+    "/{ref}/adjustments",
+    response_model=AdjustmentResult,
+    status_code=201,
+    summary="Adjust a lead's score by hand (scored at once; may make it an MQL)",
+)
+def adjust(ref: str, body: AdjustmentRequest, request: Request, caller: SalesKey) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        done = adjust_score(
+            db,
+            viewer=caller.viewer,
+            actor=caller.actor,
+            ref=ref,
+            group=body.group,
+            points=body.points,
+            reason=body.reason,
+            model=service.model,
+            handoff=service.handoff_policy,
+            now=utcnow(),
+        )
+        return done.to_dict()
+
+
+@router.delete(
+    "/{ref}/adjustments/{adjustment_id}",
+    response_model=AdjustmentResult,
+    summary="Revoke a score adjustment from now on (it stays on record)",
+)
+def revoke(ref: str, adjustment_id: int, request: Request, caller: SalesKey) -> dict[str, Any]:
+    service = state(request)
+    with transaction(request) as db:
+        done = revoke_adjustment(
+            db,
+            viewer=caller.viewer,
+            actor=caller.actor,
+            ref=ref,
+            adjustment_id=adjustment_id,
+            model=service.model,
+            handoff=service.handoff_policy,
+            now=utcnow(),
+        )
+        return done.to_dict()

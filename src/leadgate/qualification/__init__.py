@@ -4,6 +4,7 @@ The bulk rescore's apply lives in :mod:`leadgate.qualification.rescore` (it need
 the compiled engines, which the request path does not load).
 """
 
+from leadgate.qualification.adjustments import AdjustedLead, adjust_score, revoke_adjustment
 from leadgate.qualification.handoff import (
     HandoffPlan,
     HandoffPolicy,
@@ -25,10 +26,12 @@ from leadgate.qualification.service import (
 )
 
 __all__ = [
+    "AdjustedLead",
     "BatchQualification",
     "HandoffPlan",
     "HandoffPolicy",
     "ReleaseResult",
+    "adjust_score",
     "enter_stage",
     "explain_lead",
     "hand_off",
@@ -38,6 +41,7 @@ __all__ = [
     "qualify_all",
     "qualify_leads",
     "release_skipped",
+    "revoke_adjustment",
     "skip_handoff",
     "upsert_and_qualify",
 ]

@@ -6,7 +6,8 @@ random token whose SHA-256 is what the ``web_sessions`` table stores. Roles:
 * ``rep``: their own leads (owner is their rep record) and the unassigned queue;
 * ``manager``: the leads of the reps whose manager they are, their own, and the
   unassigned queue;
-* ``marketing``: every lead, read only (sales moves belong to sales);
+* ``marketing``: every lead, read only (sales moves belong to sales), except that
+  marketing may adjust any lead's score by hand (the model is marketing's too);
 * ``admin``: everything, and the settings.
 """
 
@@ -43,6 +44,7 @@ __all__ = [
     "find_user",
     "list_users",
     "require_act",
+    "require_adjust",
     "require_see",
     "reset_password",
     "resolve_session",
@@ -327,3 +329,13 @@ def require_act(viewer: Viewer, lead: Lead) -> None:
     require_see(viewer, lead)
     if not viewer.acts_on_sales:
         raise PermissionDeniedError(f"a {viewer.role.value} user cannot act on leads")
+
+
+def require_adjust(viewer: Viewer, lead: Lead) -> None:
+    """403 unless the viewer may adjust ``lead``'s score by hand: a rep or manager on
+    the leads they work (as :func:`require_act`), marketing and admin on every lead
+    (the scoring model is marketing's as much as sales' judgement is sales')."""
+    if viewer.role is Role.MARKETING:
+        require_see(viewer, lead)
+        return
+    require_act(viewer, lead)
