@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from leadgate.cli import app
 from leadgate.scoring import default_model
-from tests.engines.worlds import AS_OF, evaluate_tables, events_table, table
+from tests.engines.worlds import AS_OF, adjustments_table, evaluate_tables, events_table, table
 
 runner = CliRunner()
 
@@ -220,3 +220,38 @@ def test_spark_engine_writes_the_same_rows_as_duckdb(tmp_path: Path) -> None:
                 assert spark_row[key] == pytest.approx(value, rel=1e-12), key
             else:
                 assert spark_row[key] == value, key
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_rescore_files_with_score_adjustments(tmp_path: Path, fmt: str) -> None:
+    """--adjustments: l3 gets +60 engagement (counts) and +500 made after the instant
+    (not yet), as the evaluator counts them."""
+    paths = _write(tmp_path, fmt)
+    adjustments = adjustments_table(
+        [
+            {"lead_id": "l3", "group_name": "engagement", "points": 60.0, "at": AS_OF},
+            {
+                "lead_id": "l3",
+                "group_name": "engagement",
+                "points": 500.0,
+                "at": AS_OF + timedelta(seconds=1),
+            },
+        ]
+    )
+    path = tmp_path / f"adjustments.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(adjustments, path)
+    else:
+        pa_csv.write_csv(adjustments, path)
+    out = tmp_path / "out.parquet"
+    args = _args(paths, _model_file(tmp_path), out, "--adjustments", str(path), "--json")
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = {row["lead_id"]: row for row in pq.read_table(out).to_pylist()}
+    events, leads, accounts = _inputs()
+    expected = evaluate_tables(default_model(), events, leads, accounts, AS_OF, adjustments)
+    assert expected["l3"].scores["engagement"] == pytest.approx(60, abs=1)
+    for lead_id, card in expected.items():
+        assert rows[lead_id]["mql"] == card.mql
+        for group, score in card.scores.items():
+            assert rows[lead_id][group] == pytest.approx(score, rel=1e-9, abs=1e-9)

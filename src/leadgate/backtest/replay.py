@@ -123,7 +123,8 @@ def _adjustment_days(end_us: int, columns: dict[str, str] | None) -> str:
         if columns.get(name, "").upper().startswith("TIMESTAMP")
     ]
     return "".join(
-        f"\n            UNION SELECT lead_id, CAST(floor(epoch_us({_q(name)}) / {DAY_US}) AS BIGINT) "
+        f"\n            UNION SELECT lead_id, "
+        f"CAST(floor(epoch_us({_q(name)}) / {DAY_US}) AS BIGINT) "
         f"FROM adjustments WHERE epoch_us({_q(name)}) <= {end_us}"
         for name in moments
     )

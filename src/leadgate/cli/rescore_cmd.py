@@ -73,6 +73,12 @@ def rescore(
     accounts: str | None = typer.Option(
         None, "--accounts", help="Accounts file (.parquet or .csv)."
     ),
+    adjustments: str | None = typer.Option(
+        None,
+        "--adjustments",
+        help="Score adjustments file (.parquet or .csv: lead_id, group_name, points, at, "
+        "revoked_at).",
+    ),
     model_file: Path | None = typer.Option(
         None, "--model", help="Scoring model YAML (required with files)."
     ),
@@ -112,7 +118,8 @@ def rescore(
     with guard(as_json):
         if engine.strip().lower() not in ENGINES:
             raise LeadgateError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-        if events is None and leads is None and out is None and accounts is None:
+        files = (events, leads, out, accounts, adjustments)
+        if all(value is None for value in files):
             _rescore_database(
                 model_file,
                 as_of,
@@ -153,6 +160,7 @@ def rescore(
                 events=events,
                 leads=leads,
                 accounts=accounts,
+                adjustments=adjustments,
                 as_of=when,
                 out=out,
                 progress=advance,

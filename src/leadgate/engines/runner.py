@@ -76,6 +76,7 @@ def rescore_files(
     events: TableSource,
     leads: TableSource,
     accounts: TableSource | None = None,
+    adjustments: TableSource | None = None,
     as_of: datetime,
     out: Path | None = None,
     progress: Callable[[float], None] | None = None,
@@ -83,7 +84,8 @@ def rescore_files(
     engine: str = "duckdb",
     spark_master: str | None = None,
 ) -> RescoreResult:
-    """Rescore every lead; write ``out`` (Parquet or CSV by extension) atomically if given."""
+    """Rescore every lead (with people's score adjustments, if given); write ``out``
+    (Parquet or CSV by extension) atomically if given."""
     if out is not None:
         _output_format(out)
     started = time.perf_counter()
@@ -92,6 +94,8 @@ def rescore_files(
         runner.register("leads", leads)
         if accounts is not None:
             runner.register("accounts", accounts)
+        if adjustments is not None:
+            runner.register("adjustments", adjustments)
         query = runner.compile(model, as_of)
         table = run_checked(runner, query, progress=progress)
         name = runner.name
