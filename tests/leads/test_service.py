@@ -11,11 +11,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
+from leadgate.audit.models import AuditEntry
+from leadgate.audit.service import record
 from leadgate.db.engine import Database
 from leadgate.events.models import Event
 from leadgate.events.service import insert_event_rows
 from leadgate.exceptions import LeadgateError, NotFoundError, TransitionError
-from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import (
     change_stage,
@@ -28,6 +30,8 @@ from leadgate.leads.service import (
 )
 from leadgate.lifecycle import Stage
 from leadgate.scorecards.models import StoredScorecard
+from leadgate.tasks.models import Task
+from leadgate.tasks.service import create_task
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -267,6 +271,30 @@ class TestMergeLeads:
         _event(session, "eb1", "B")
         _event(session, "eb2", "B")
         return older, newer
+
+    def test_the_work_of_sales_moves_with_the_merge(self, db: Database) -> None:
+        """Tasks, a qualification's BANT, audit entries and the owner of the dropped lead
+        belong to the kept one afterwards (the dropped row's FKs would cascade them)."""
+        with db.session() as session:
+            older, newer = self._two_leads(session)
+            newer.owner = "rita@acme.cz"
+            create_task(
+                session,
+                lead=newer,
+                owner="rita@acme.cz",
+                title="call",
+                due_in=timedelta(hours=1),
+                now=T0,
+            )
+            session.add(Qualification(lead_id="B", budget="10k", actor="user:rita@acme.cz", at=T0))
+            record(session, actor="user:rita@acme.cz", action="lead.edited", at=T0, lead_id="B")
+            session.flush()
+            merge_leads(session, keep=older, drop=newer, actor="test", now=T0)
+            session.flush()
+            assert older.owner == "rita@acme.cz"
+            for table in (Task, Qualification, AuditEntry):
+                leads = set(session.scalars(select(table.lead_id)))
+                assert leads == {"A"}, table.__tablename__
 
     def test_row_naming_two_leads_merges_into_the_older(self, db: Database) -> None:
         """The older lead survives; events and history move to it; the dropped id and

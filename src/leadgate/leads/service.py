@@ -15,15 +15,17 @@ from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.accounts.service import account_for_domain
+from leadgate.audit.models import AuditEntry
 from leadgate.common.changes import note_change
 from leadgate.common.ids import new_id
 from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
-from leadgate.leads.models import Lead, LeadAlias, StageChange
+from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
 from leadgate.lifecycle import LISTED_REASON, NEEDS_REASON, STAGE_DEPTH, Stage, check_transition
 from leadgate.scorecards.models import Prediction, ScoreAdjustment, StoredScorecard
 from leadgate.scoring.records import email_domain
+from leadgate.tasks.models import Task
 
 __all__ = [
     "LeadPage",
@@ -363,8 +365,8 @@ def _record_past_stage(
 
 
 def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: datetime) -> Lead:
-    """Fold ``drop`` into ``keep``: events, stage history, score adjustments and aliases
-    move over; nothing is lost.
+    """Fold ``drop`` into ``keep``: events, stage history, score adjustments, tasks,
+    qualifications, audit entries and aliases move over; nothing is lost.
 
     ``keep``'s values win; its gaps are filled from ``drop``. Consent flags
     combine (either opt-out is honoured). The deeper funnel stage survives, and
@@ -380,14 +382,17 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
         update(StageChange).where(StageChange.lead_id == drop.id).values(lead_id=keep.id)
     )
     session.execute(update(LeadAlias).where(LeadAlias.lead_id == drop.id).values(lead_id=keep.id))
-    session.execute(
-        update(ScoreAdjustment).where(ScoreAdjustment.lead_id == drop.id).values(lead_id=keep.id)
-    )
+    # what people did about either lead moves too: score adjustments, open or done
+    # tasks, the BANT of a qualification, audit entries (the FKs would cascade them)
+    for table in (ScoreAdjustment, Task, Qualification, AuditEntry):
+        session.execute(update(table).where(table.lead_id == drop.id).values(lead_id=keep.id))
     session.execute(delete(StoredScorecard).where(StoredScorecard.lead_id == drop.id))
     session.execute(delete(Prediction).where(Prediction.lead_id == drop.id))
     for name in (*_FIELDS, "account_id"):
         if getattr(keep, name) is None and getattr(drop, name) is not None:
             setattr(keep, name, getattr(drop, name))
+    if (keep.owner is None or keep.owner.startswith("queue:")) and drop.owner is not None:
+        keep.owner = drop.owner  # a rep already working the other one keeps it
     keep.attributes = {**(drop.attributes or {}), **(keep.attributes or {})}
     keep.do_not_email = keep.do_not_email or drop.do_not_email
     keep.do_not_call = keep.do_not_call or drop.do_not_call
