@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from leadgate.web.accounts_pages import router as accounts_router
+from leadgate.web.adjust_pages import router as adjust_router
 from leadgate.web.leads_pages import router as leads_router
 from leadgate.web.live import router as live_router
 from leadgate.web.pages import LoginRequiredError, wants_json
@@ -32,6 +33,7 @@ def mount_web(app: FastAPI) -> None:
     app.include_router(signin_router)
     app.include_router(leads_router)  # before sales: /leads/new is not a lead's page
     app.include_router(sales_router)
+    app.include_router(adjust_router)
     app.include_router(accounts_router)
     app.include_router(live_router)
     app.include_router(settings_router)

@@ -22,7 +22,7 @@ from leadgate.qualification.sales import Bant, complete_lead_task, move_lead, re
 from leadgate.reps.models import Rep
 from leadgate.reps.service import assignable_reps
 from leadgate.scorecards.models import Prediction, StoredScorecard
-from leadgate.users.service import require_see
+from leadgate.users.service import require_adjust, require_see
 from leadgate.web.auth import SignedIn
 from leadgate.web.pages import act, signed_in
 from leadgate.web.render import render
@@ -205,9 +205,19 @@ def lead_page(
         reasons=service.settings.rejection_reasons,
         assignable=owners,
         can_act=user.viewer.acts_on_sales,
+        can_adjust=_may_adjust(user, lead),
+        adjustable=[group.name for group in service.model.rule_groups],
         error=error,
         now=now,
     )
+
+
+def _may_adjust(user: SignedIn, lead: Lead) -> bool:
+    try:
+        require_adjust(user.viewer, lead)
+    except PermissionDeniedError:
+        return False
+    return True
 
 
 @router.post("/leads/{ref}/move")
