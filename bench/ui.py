@@ -173,12 +173,12 @@ class Series:
     """One endpoint's measurements."""
 
     name: str
-    kind: str  # "page" or "rest"
     client_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
     errors: Counter[int] = field(default_factory=Counter)
+    by_path: list[tuple[str, float]] = field(default_factory=list)  # (path, server ms)
 
-    def add(self, response: httpx.Response, seconds: float) -> None:
+    def add(self, path: str, response: httpx.Response, seconds: float) -> None:
         if response.status_code != 200:
             self.errors[response.status_code] += 1
             return
@@ -186,6 +186,7 @@ class Series:
         match = _TIMING.search(response.headers.get("server-timing", ""))
         if match:
             self.server_ms.append(float(match.group(1)))
+            self.by_path.append((path, float(match.group(1))))
 
 
 def quantiles(values: list[float]) -> dict[str, float | None]:
@@ -200,13 +201,63 @@ def quantiles(values: list[float]) -> dict[str, float | None]:
     return {"p50": round(statistics.median(ordered), 2), "p95": rank(0.95), "p99": rank(0.99)}
 
 
-def sample_ids(world: World, count: int, seed: int) -> list[str]:
-    """``count`` different lead ids drawn at random from the whole world."""
+def visible_ids(
+    world: World, manager: str, count: int, seed: int
+) -> tuple[list[str], dict[str, int]]:
+    """``count`` different lead ids drawn at random from the leads ``manager`` may open
+    (no owner, a queue, or one of their reps: the app's team rule), the same for REST;
+    and each one's number of contacts at its account (scoring a lead scores them all)."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
     total = int(world.meta["leads"])
-    return [f"L{int(i):08d}" for i in rng.choice(total, min(count, total), replace=False)]
+    db = sqlite3.connect(f"file:{world.path}?mode=ro", uri=True)
+    try:
+        team = {
+            row[0] for row in db.execute("SELECT email FROM reps WHERE manager = ?", (manager,))
+        }
+        team.add(manager)
+        drawn = [f"L{int(i):08d}" for i in rng.choice(total, min(3 * count, total), replace=False)]
+        owners: dict[str, str | None] = {}
+        contacts: dict[str, int] = {}
+        for start in range(0, len(drawn), 500):
+            part = drawn[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            for lead_id, owner, mates in db.execute(
+                "SELECT id, owner, (SELECT count(*) FROM leads m WHERE m.account_id = "
+                f"leads.account_id) FROM leads WHERE id IN ({marks})",
+                part,
+            ):
+                owners[lead_id] = owner
+                contacts[lead_id] = max(1, mates)
+    finally:
+        db.close()
+    seen = [
+        lead_id
+        for lead_id in drawn
+        if owners.get(lead_id) is None
+        or str(owners[lead_id]).startswith("queue:")
+        or owners[lead_id] in team
+    ]
+    return seen[:count], contacts
+
+
+#: contacts at a lead's account: the buckets the lead endpoints are also reported by
+BUCKETS = ((1, 99), (100, 499), (500, 10**9))
+
+
+def by_account_size(series: Series, contacts: dict[str, int]) -> list[dict[str, Any]]:
+    """The lead endpoint's server time by the number of contacts at the lead's account."""
+    rows = []
+    for low, high in BUCKETS:
+        times = [
+            ms for path, ms in series.by_path if low <= contacts[path.rsplit("/", 1)[1]] <= high
+        ]
+        label = f"{low}-{high}" if high < 10**9 else f">= {low}"
+        rows.append(
+            {"endpoint": series.name, "contacts": label, "n": len(times), **quantiles(times)}
+        )
+    return rows
 
 
 def measure(
@@ -218,12 +269,13 @@ def measure(
     """``requests`` sequential requests per endpoint, the endpoints taking turns."""
     with httpx.Client(base_url=base, timeout=120) as client:
         for n in range(-warmup, requests):
-            for series, path, options in endpoints:
+            for series, path_of, options in endpoints:
+                path = path_of(n + warmup)
                 started = time.perf_counter()
-                response = client.get(path(n + warmup), **options)
+                response = client.get(path, **options)
                 elapsed = time.perf_counter() - started
                 if n >= 0:
-                    series.add(response, elapsed)
+                    series.add(path, response, elapsed)
 
 
 def candidates(path: Path, manager: str, count: int) -> list[str]:
@@ -399,6 +451,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{cell('server_p95_ms'):>8} {cell('server_p99_ms'):>8} | "
             f"{cell('client_p50_ms'):>10} {cell('client_p95_ms'):>8} {cell('client_p99_ms'):>8} | "
             f"{'' if ratio is None else f'{ratio:.2f}x':>11}"
+            + (f"  errors {row['errors']}" if row["errors"] else "")
         )
 
 
@@ -462,20 +515,21 @@ def main() -> None:
             if cookies is None:
                 missing.append(f"sign-in: {why}")
         bearer = {"headers": {"Authorization": f"Bearer {admin_key}"}}
-        ids = sample_ids(world, 2 * (args.requests + args.warmup), args.seed)
+        ids, contacts = visible_ids(world, email, 2 * (args.requests + args.warmup), args.seed)
         rest_ids, page_ids = ids[0::2], ids[1::2]
-        rest_list = Series("REST GET /api/v1/leads?stage=mql", "rest")
-        rest_lead = Series("REST GET /api/v1/leads/{id}", "rest")
+        rest_list = Series("REST GET /api/v1/leads?stage=mql")
+        rest_lead = Series("REST GET /api/v1/leads/{id}")
         endpoints: list[tuple[Series, Callable[[int], str], dict[str, Any]]] = [
             (rest_list, lambda n: "/api/v1/leads?stage=mql&limit=50", bearer),
             (rest_lead, lambda n: f"/api/v1/leads/{rest_ids[n]}", bearer),
         ]
         pairs: dict[str, str] = {}
         if cookies is not None:
-            web = {"cookies": cookies}
-            queue = Series("page GET /queue", "page")
-            rows = Series("page GET /queue/rows", "page")
-            lead = Series("page GET /leads/{id}", "page")
+            cookie = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            web = {"headers": {"Cookie": cookie}}
+            queue = Series("page GET /queue")
+            rows = Series("page GET /queue/rows")
+            lead = Series("page GET /leads/{id}")
             endpoints += [
                 (queue, lambda n: "/queue", web),
                 (rows, lambda n: "/queue/rows", web),
@@ -489,18 +543,32 @@ def main() -> None:
         else:
             print(f"WEB PAGES NOT AVAILABLE ({'; '.join(missing)}): REST only", flush=True)
         started = time.perf_counter()
+        load_before = os.getloadavg()[0]
         measure(base, endpoints, args.requests, args.warmup)
-        print(f"measured in {time.perf_counter() - started:.0f} s", flush=True)
+        results["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+        print(
+            f"measured in {time.perf_counter() - started:.0f} s; 1-minute load average "
+            f"{load_before:.2f} before, {os.getloadavg()[0]:.2f} after",
+            flush=True,
+        )
         rows_out = table([e[0] for e in endpoints], pairs)
         print_table(rows_out)
         results["endpoints"] = rows_out
+        results["lead_by_account_size"] = []
+        for series in (e[0] for e in endpoints):
+            if series.name.endswith("{id}"):
+                for row in by_account_size(series, contacts):
+                    results["lead_by_account_size"].append(row)
+                    print(
+                        f"  {row['endpoint']:<32} contacts {row['contacts']:>9}: n {row['n']:>4}, "
+                        f"server p50 {row['p50']} ms, p95 {row['p95']} ms"
+                    )
         for row in rows_out:
             p95 = row.get("server_p95_ms")
             if row["endpoint"].startswith("page") and p95 is not None and p95 >= TARGET_MS:
                 print(f"OVER TARGET: {row['endpoint']} server p95 {p95:.0f} ms >= {TARGET_MS:.0f}")
         if cookies is not None:
-            manager = str(world.meta["managers"][0])
-            leads = candidates(world.path, manager, args.rounds)
+            leads = candidates(world.path, email, args.rounds)
             try:
                 results["sse"] = asyncio.run(
                     fan_out(base, cookies, ingest_key, admin_key, leads, args.streams)
