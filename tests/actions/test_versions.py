@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +22,10 @@ from leadgate.actions.versions import (
     stored_or,
 )
 from leadgate.cli import app
+from leadgate.config import Settings
 from leadgate.db.engine import Database
 from leadgate.exceptions import LeadgateError, ModelError, NotFoundError
+from leadgate.qualification import HandoffPolicy
 
 NOW = datetime(2026, 12, 8, 9, tzinfo=UTC)
 VALID = """version: 1
@@ -94,3 +97,18 @@ def test_serve_starts_with_the_latest_stored_version(
     assert result.exit_code == 0, result.output
     assert served["playbooks"].name == "saved-7"
     assert "(stored version 2)" in result.output
+
+
+class TestEveryPathRunsTheStoredVersion:
+    def test_a_command_hands_off_with_the_stored_version_over_a_file(
+        self, db: Database, tmp_path: Path
+    ) -> None:
+        """``HandoffPolicy.configured`` (score, rescore, imports, handoff release, serve)
+        runs the latest stored version; the file only applies while none is stored."""
+        seed = tmp_path / "seed.yaml"
+        seed.write_text(VALID.format(n="file"), encoding="utf-8")
+        settings = Settings()
+        assert HandoffPolicy.configured(settings, seed, database=db).playbooks.name == "saved-file"
+        _save(db, VALID.format(n="settings"))
+        after = HandoffPolicy.configured(settings, seed, database=db)
+        assert after.playbooks.name == "saved-settings"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from leadgate.actions.models import PlaybookVersion
@@ -27,6 +27,7 @@ __all__ = [
     "list_versions",
     "save_playbooks",
     "stored_or",
+    "stored_version",
 ]
 
 #: The longest playbooks document accepted (characters).
@@ -93,6 +94,12 @@ def latest_playbooks(session: Session) -> tuple[PlaybookVersion, Playbooks] | No
     if row is None:
         return None
     return row, load_playbooks(row.content, file=f"playbooks version {row.version}")
+
+
+def stored_version(database: Database) -> int | None:
+    """The number of the latest stored version (None: none stored)."""
+    with database.session() as session:
+        return session.scalar(select(func.max(PlaybookVersion.version)))
 
 
 def stored_or(database: Database, fallback: Playbooks) -> tuple[Playbooks, int | None]:

@@ -36,8 +36,8 @@ def release(
     """
     with guard(as_json):
         settings = Settings()
-        policy = HandoffPolicy.configured(settings, playbooks_file)
         db = database(settings)
+        policy = HandoffPolicy.configured(settings, playbooks_file, database=db)
         try:
             with db.session() as session:
                 ids = [get_lead(session, ref=ref).id for ref in leads] if leads else None

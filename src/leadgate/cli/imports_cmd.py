@@ -58,8 +58,8 @@ def _run(
         if not file.is_file():
             raise LeadgateError(f"{file}: no such file")
         settings = Settings()
-        policy = HandoffPolicy.configured(settings) if handoff else None
         db = database(settings)
+        policy = HandoffPolicy.configured(settings, database=db) if handoff else None
         try:
             with db.session() as session:
                 before = last_entry_id(session)

@@ -117,8 +117,10 @@ def adjust(
             raise LeadgateError("--revoke takes no --group, --points or --reason")
         settings = Settings()
         model = resolve_model(model_file, settings)
-        policy = HandoffPolicy.configured(settings, playbooks_file) if handoff else None
         db = database(settings)
+        policy = (
+            HandoffPolicy.configured(settings, playbooks_file, database=db) if handoff else None
+        )
         try:
             with db.session() as session:
                 common: dict[str, Any] = {

@@ -195,10 +195,10 @@ def _rescore_database(
         raise LeadgateError("with --json, pass --dry-run to preview or --yes to apply")
     settings = Settings()
     model = resolve_model(model_file, settings)
-    policy = HandoffPolicy.configured(settings, playbooks_file)
     when = parse_as_of(as_of)
     db = database(settings)
     try:
+        policy = HandoffPolicy.configured(settings, playbooks_file, database=db)
         with _progress(f"rescoring stored leads with {model.label}", hidden=as_json) as advance:
             plan = plan_rescore(
                 settings.database_url,

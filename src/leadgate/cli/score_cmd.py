@@ -60,10 +60,12 @@ def score(
     with guard(as_json):
         settings = Settings()
         model = resolve_model(model_file, settings)
-        policy = HandoffPolicy.configured(settings, playbooks_file) if handoff else None
         when = parse_as_of(as_of)
         db = database(settings)
         try:
+            policy = (
+                HandoffPolicy.configured(settings, playbooks_file, database=db) if handoff else None
+            )
             with Progress(
                 *progress_columns(), console=console, transient=True, disable=as_json
             ) as progress:

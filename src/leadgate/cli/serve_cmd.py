@@ -30,7 +30,7 @@ def serve(
 
     import uvicorn
 
-    from leadgate.actions.versions import stored_or
+    from leadgate.actions.versions import stored_version
     from leadgate.api import create_app
     from leadgate.db.engine import open_database
     from leadgate.qualification import HandoffPolicy
@@ -38,9 +38,9 @@ def serve(
     with guard(False):
         settings = Settings()
         model = resolve_model(model_file, settings)
-        playbooks = HandoffPolicy.configured(settings, playbooks_file).playbooks
         database = open_database(settings=settings)
-        playbooks, stored = stored_or(database, playbooks)  # the latest saved version wins
+        playbooks = HandoffPolicy.configured(settings, playbooks_file, database=database).playbooks
+        stored = stored_version(database)
     app = create_app(settings=settings, database=database, model=model, playbooks=playbooks)
     console.print(
         f"leadgate serving {model.label} with playbooks {playbooks.name}"

@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 from leadgate.accounts.models import Account
 from leadgate.actions.playbooks import Playbooks, default_playbooks, load_playbooks_file
 from leadgate.actions.runner import applicable, handoff
+from leadgate.actions.versions import stored_or
 from leadgate.config import Settings
+from leadgate.db.engine import Database
 from leadgate.leads.models import Lead, StageChange
 from leadgate.scorecards.service import account_record, lead_record
 
@@ -56,10 +58,16 @@ class HandoffPolicy:
     fallback_owner: str
 
     @classmethod
-    def configured(cls, settings: Settings, playbooks_file: Path | None = None) -> HandoffPolicy:
-        """``--playbooks`` if given, else ``LEADGATE_PLAYBOOKS_PATH``, else the shipped ones."""
+    def configured(
+        cls, settings: Settings, playbooks_file: Path | None = None, *, database: Database
+    ) -> HandoffPolicy:
+        """The live playbooks, the same for ``serve`` and every command: the latest
+        version stored in ``database`` (saved in Settings); while none is stored,
+        ``--playbooks`` if given, else ``LEADGATE_PLAYBOOKS_PATH``, else the shipped
+        ones (a file only seeds them, as the first version would)."""
         path = playbooks_file or settings.playbooks_path
-        playbooks = default_playbooks() if path is None else load_playbooks_file(path)
+        seed = default_playbooks() if path is None else load_playbooks_file(path)
+        playbooks, _ = stored_or(database, seed)
         return cls(playbooks=playbooks, fallback_owner=settings.fallback_owner)
 
 
