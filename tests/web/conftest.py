@@ -29,7 +29,11 @@ from leadgate.db.engine import Database
 from leadgate.keys import create_key
 from leadgate.reps.service import RepIn, upsert_rep
 from leadgate.scoring import load_model
-from leadgate.users.service import create_user
+from leadgate.users.service import create_user, set_password_cost
+
+# each test creates five users and signs some in: argon2 at its cheapest keeps that
+# from dominating the suite (what is hashed and checked is unchanged)
+set_password_cost(time_cost=1, memory_cost_kib=1024)
 
 #: Engagement from a click (15) and pricing visits (25); MQL at 35.
 MODEL = """

@@ -48,6 +48,7 @@ __all__ = [
     "require_see",
     "reset_password",
     "resolve_session",
+    "set_password_cost",
     "start_session",
     "user_dict",
     "viewer_for",
@@ -55,9 +56,30 @@ __all__ = [
 
 MIN_PASSWORD = 10
 UNASSIGNED_PREFIX = "queue:"
-_hasher = PasswordHasher()
-# checked against when the email is unknown, so a wrong email costs what a wrong password does
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+class _Hashing:
+    """The password hasher (argon2id, the library's RFC 9106 parameters by default)
+    and a hash checked when the email is unknown, so a wrong email costs what a
+    wrong password does."""
+
+    def __init__(self, hasher: PasswordHasher) -> None:
+        self.use(hasher)
+
+    def use(self, hasher: PasswordHasher) -> None:
+        self.hasher = hasher
+        self.dummy = hasher.hash(secrets.token_urlsafe(16))
+
+
+_HASHING = _Hashing(PasswordHasher())
+
+
+def set_password_cost(*, time_cost: int, memory_cost_kib: int) -> None:
+    """Hash new passwords with other argon2 costs (a test suite that creates many
+    users lowers them; production keeps the defaults). Stored hashes carry their
+    own parameters: they verify either way, and sign-in rehashes one whose cost
+    differs from the current one."""
+    _HASHING.use(PasswordHasher(time_cost=time_cost, memory_cost=memory_cost_kib))
 
 
 class Role(StrEnum):
@@ -186,7 +208,7 @@ def create_user(
         role=chosen.value,
         time_zone=_time_zone(time_zone),
         rep_email=rep_email,
-        password_hash=_hasher.hash(_password(password)),
+        password_hash=_HASHING.hasher.hash(_password(password)),
         disabled_at=None,
         created_at=now,
         updated_at=now,
@@ -227,7 +249,7 @@ def disable_user(session: Session, *, ref: str, now: datetime) -> User:
 def reset_password(session: Session, *, ref: str, password: str, now: datetime) -> User:
     """A new password; the user's sessions end (a stolen one stops working)."""
     user = find_user(session, ref=ref)
-    user.password_hash = _hasher.hash(_password(password))
+    user.password_hash = _HASHING.hasher.hash(_password(password))
     user.updated_at = now
     _end_sessions_of(session, user.id)
     return user
@@ -237,13 +259,13 @@ def check_password(session: Session, *, email: str, password: str) -> User | Non
     """The enabled user with this email and password, or None (costs the same either way)."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     try:
-        _hasher.verify(user.password_hash if user is not None else _DUMMY_HASH, password)
+        _HASHING.hasher.verify(user.password_hash if user is not None else _HASHING.dummy, password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled_at is not None:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
+    if _HASHING.hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _HASHING.hasher.hash(password)
     return user
 
 
