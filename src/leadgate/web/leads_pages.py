@@ -157,11 +157,7 @@ def new_lead_form(user: User, error: str | None = Query(None, max_length=2000)) 
     return _form(user, action="/leads", values={}, lead=None, error=error)
 
 
-@router.post("/leads")
-def post_new_lead(
-    request: Request,
-    user: User,
-    email: Annotated[str, Form(max_length=320)],
+def _fields(
     first_name: Text = None,
     last_name: Text = None,
     title: Text = None,
@@ -169,12 +165,9 @@ def post_new_lead(
     channel: Text = None,
     campaign: Text = None,
     account_domain: Text = None,
-    csrf_token: Token = None,
-) -> Response:
-    """Create a lead and score it; on to its page."""
-    service = state(request)
-    lead_id = new_id("ld")
-    fields = LeadFields(
+) -> LeadFields:
+    """The lead form's fields (new and edit alike)."""
+    return LeadFields(
         first_name=first_name,
         last_name=last_name,
         title=title,
@@ -183,6 +176,22 @@ def post_new_lead(
         campaign=campaign,
         account_domain=account_domain,
     )
+
+
+Fields = Annotated[LeadFields, Depends(_fields)]
+
+
+@router.post("/leads")
+def post_new_lead(
+    request: Request,
+    user: User,
+    email: Annotated[str, Form(max_length=320)],
+    fields: Fields,
+    csrf_token: Token = None,
+) -> Response:
+    """Create a lead and score it; on to its page."""
+    service = state(request)
+    lead_id = new_id("ld")
 
     def work(session: Session) -> Lead:
         return create_lead(
@@ -333,26 +342,11 @@ def post_edit(
     request: Request,
     ref: str,
     user: User,
-    first_name: Text = None,
-    last_name: Text = None,
-    title: Text = None,
-    country: Text = None,
-    channel: Text = None,
-    campaign: Text = None,
-    account_domain: Text = None,
+    fields: Fields,
     csrf_token: Token = None,
 ) -> Response:
     """Save the lead's fields and score it again; back to its page."""
     service = state(request)
-    fields = LeadFields(
-        first_name=first_name,
-        last_name=last_name,
-        title=title,
-        country=country,
-        channel=channel,
-        campaign=campaign,
-        account_domain=account_domain,
-    )
 
     def work(session: Session) -> Lead:
         return edit_lead(

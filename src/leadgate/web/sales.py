@@ -36,13 +36,14 @@ TIMELINE_PAGE = 50
 
 
 def _filters(
-    owner: str | None,
-    channel: str | None,
-    campaign: str | None,
-    grade: str | None,
-    tier: str | None,
-    sort: str | None,
+    owner: str | None = Query(None, max_length=320),
+    channel: str | None = Query(None, max_length=200),
+    campaign: str | None = Query(None, max_length=300),
+    grade: str | None = Query(None, max_length=50),
+    tier: str | None = Query(None, max_length=50),
+    sort: str | None = Query(None, max_length=20),
 ) -> QueueFilters:
+    """The queue's filters and sort from the query string (an unknown sort: newest)."""
     return QueueFilters(
         owner=owner or None,
         channel=channel or None,
@@ -51,6 +52,10 @@ def _filters(
         tier=tier or None,
         sort=sort if sort in SORTS else "newest",
     )
+
+
+Filters = Annotated[QueueFilters, Depends(_filters)]
+Page = Annotated[int, Query(ge=1, le=100_000)]
 
 
 def _queue_context(
@@ -112,36 +117,14 @@ def _reps(session: Session) -> list[Rep]:
 
 
 @router.get("/queue")
-def queue(
-    request: Request,
-    user: User,
-    owner: str | None = Query(None, max_length=320),
-    channel: str | None = Query(None, max_length=200),
-    campaign: str | None = Query(None, max_length=300),
-    grade: str | None = Query(None, max_length=50),
-    tier: str | None = Query(None, max_length=50),
-    sort: str | None = Query(None, max_length=20),
-    page: int = Query(1, ge=1, le=100_000),
-) -> Response:
+def queue(request: Request, user: User, filters: Filters, page: Page = 1) -> Response:
     """The MQLs waiting for sales, newest first; updated live (see :mod:`.live`)."""
-    filters = _filters(owner, channel, campaign, grade, tier, sort)
     return render("queue.html", **_queue_context(request, user, filters, page, choices=True))
 
 
 @router.get("/queue/rows")
-def queue_rows(
-    request: Request,
-    user: User,
-    owner: str | None = Query(None, max_length=320),
-    channel: str | None = Query(None, max_length=200),
-    campaign: str | None = Query(None, max_length=300),
-    grade: str | None = Query(None, max_length=50),
-    tier: str | None = Query(None, max_length=50),
-    sort: str | None = Query(None, max_length=20),
-    page: int = Query(1, ge=1, le=100_000),
-) -> Response:
+def queue_rows(request: Request, user: User, filters: Filters, page: Page = 1) -> Response:
     """The queue's table body alone: what the page fetches when told something changed."""
-    filters = _filters(owner, channel, campaign, grade, tier, sort)
     context = _queue_context(request, user, filters, page, choices=False)
     response = render("_queue_rows.html", **context)
     response.headers["X-Queue-Total"] = str(context["total"])
