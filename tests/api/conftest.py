@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from leadgate.api import create_app
 from leadgate.common.ids import utcnow
@@ -18,6 +15,7 @@ from leadgate.config import Settings
 from leadgate.db.engine import Database
 from leadgate.keys import create_key
 from leadgate.scoring import load_model
+from tests.servers import start_server
 
 #: Engagement from a click (15) and pricing visits (25); MQL at 35.
 MODEL = """
@@ -63,17 +61,7 @@ def service(db: Database, database_url: str) -> Iterator[Service]:
     with db.session() as session:
         for scope in ("ingest", "sales", "admin"):
             _, keys[scope] = create_key(session, name=f"{scope}-test", scope=scope, now=utcnow())
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
+    server, thread, url = start_server(app)
     APPS[url] = app
     yield Service(url=url, keys=keys, database=db)
     APPS.pop(url, None)

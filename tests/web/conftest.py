@@ -11,15 +11,12 @@ rep record rita), ``rob@t.example`` (rep, rep record rob), ``mark@t.example``
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from leadgate.api import create_app
@@ -30,6 +27,7 @@ from leadgate.keys import create_key
 from leadgate.reps.service import RepIn, upsert_rep
 from leadgate.scoring import load_model
 from leadgate.users.service import create_user, set_password_cost
+from tests.servers import start_server
 
 # each test creates five users and signs some in: argon2 at its cheapest keeps that
 # from dominating the suite (what is hashed and checked is unchanged)
@@ -144,20 +142,6 @@ def qualifying_batch(
             }
         )
     return batch
-
-
-def start_server(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, thread, f"http://127.0.0.1:{port}"
 
 
 def seed_team(db: Database) -> dict[str, str]:
