@@ -3,6 +3,9 @@ and that attacker-controlled values stay inert."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import httpx
 from sqlalchemy import select
 
@@ -11,6 +14,7 @@ from leadgate.common.ids import utcnow
 from leadgate.keys import create_key
 from leadgate.leads.models import Lead, Qualification, StageChange
 from leadgate.reps.service import add_absence
+from leadgate.scorecards.models import StoredScorecard
 from leadgate.tasks.models import Task
 from leadgate.users.models import User
 from tests.web.conftest import Web, page_token, qualifying_batch
@@ -71,6 +75,38 @@ class TestQueueVisibility:
     def test_the_rows_fragment_answers_401_without_a_session(self, web: Web) -> None:
         with web.client() as client:
             assert client.get("/queue/rows").status_code == 401
+
+
+class TestQueueOrder:
+    def test_each_sort_and_filter_orders_or_narrows_the_page(self, web: Web) -> None:
+        first = _mql(web, "a@lead.example", "rita@t.example")
+        second = _mql(web, "b@lead.example", "rita@t.example")
+        third = _mql(web, "c@lead.example", "rita@t.example")
+        now = utcnow()
+        with web.database.session() as session:
+            for lead_id, hours, fit, grade in (
+                (first, 3, 10.0, "B"),
+                (second, 1, 30.0, "A"),
+                (third, 2, 20.0, "B"),
+            ):
+                task = session.scalars(select(Task).where(Task.lead_id == lead_id)).one()
+                task.due_at = now + timedelta(hours=hours)
+                card = session.get(StoredScorecard, lead_id)
+                assert card is not None
+                card.scores = {**card.scores, "fit": fit}
+                card.grade = grade
+        admin = web.login("admin@t.example")
+
+        def order(**params: str) -> list[str]:
+            html = admin.get("/queue/rows", params=params).text
+            return list(re.findall(r'data-lead="([^"]+)"', html))
+
+        assert order() == [third, second, first]  # newest MQL first
+        assert order(sort="due") == [second, third, first]
+        assert order(sort="score") == [second, third, first]  # the model's first group
+        assert order(grade="B") == [third, first]
+        rows = admin.get("/queue/rows", params={"grade": "B"})
+        assert rows.headers["x-queue-total"] == "2"
 
 
 class TestRoleBoundaries:

@@ -100,13 +100,12 @@ def queue_page(
     limit: int = 50,
     offset: int = 0,
 ) -> QueuePage:
-    """One page of the queue for a viewer whose ``team`` it is (None: everyone's)."""
-    due = (
-        select(Task.lead_id, func.min(Task.due_at).label("due_at"), func.min(Task.id).label("tid"))
-        .where(Task.status == "open")
-        .group_by(Task.lead_id)
-        .subquery()
-    )
+    """One page of the queue for a viewer whose ``team`` it is (None: everyone's).
+
+    Two steps, so a page costs its 50 rows and not the whole queue: the page's lead
+    ids (joining a table only when a filter or the sort needs it: the default walks
+    the ``(stage, stage_changed_at)`` index), then those leads' details.
+    """
     conditions: list[ColumnElement[bool]] = [Lead.stage == filters.stage.value]
     if team is not None:
         conditions.append(visible_to(team))
@@ -118,62 +117,71 @@ def queue_page(
         conditions.append(Lead.channel == filters.channel)
     if filters.campaign:
         conditions.append(Lead.campaign == filters.campaign)
-    if filters.grade:
-        conditions.append(StoredScorecard.grade == filters.grade)
+    sort_by_score = filters.sort == "score" and score_group is not None
+    ids = select(Lead.id)
+    if filters.grade or sort_by_score:
+        ids = ids.outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
+        if filters.grade:
+            conditions.append(StoredScorecard.grade == filters.grade)
     if filters.tier:
+        ids = ids.join(Account, Account.id == Lead.account_id)
         conditions.append(Account.tier == filters.tier)
-    base = (
-        select(Lead.id)
-        .outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
-        .outerjoin(Account, Account.id == Lead.account_id)
-        .where(and_(*conditions))
-    )
-    total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
-    query = (
-        select(
-            Lead,
-            Account.name,
-            Account.tier,
-            due.c.due_at,
-            due.c.tid,
-            StoredScorecard,
-            Prediction.probability,
-        )
-        .outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
-        .outerjoin(Account, Account.id == Lead.account_id)
-        .outerjoin(due, due.c.lead_id == Lead.id)
-        .outerjoin(Prediction, Prediction.lead_id == Lead.id)
-        .where(and_(*conditions))
-    )
+    if filters.sort == "predicted":
+        ids = ids.outerjoin(Prediction, Prediction.lead_id == Lead.id)
+    ids = ids.where(and_(*conditions))
+    total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     if filters.sort == "due":
-        query = query.order_by(due.c.due_at.is_(None), due.c.due_at, Lead.id)
+        due = (
+            select(func.min(Task.due_at))
+            .where(Task.lead_id == Lead.id, Task.status == "open")
+            .scalar_subquery()
+        )
+        ids = ids.order_by(due.is_(None), due, Lead.id)
     elif filters.sort == "predicted":
-        query = query.order_by(
-            Prediction.probability.is_(None), Prediction.probability.desc(), Lead.id
-        )
-    elif filters.sort == "score" and score_group:
+        ids = ids.order_by(Prediction.probability.is_(None), Prediction.probability.desc(), Lead.id)
+    elif sort_by_score and score_group is not None:
         score = StoredScorecard.scores[score_group].as_float()
-        query = query.order_by(score.is_(None), score.desc(), Lead.id)
+        ids = ids.order_by(score.is_(None), score.desc(), Lead.id)
     else:
-        query = query.order_by(Lead.stage_changed_at.desc(), Lead.id)
-    rows = []
-    for lead, account_name, tier, due_at, task_id, card, probability in session.execute(
-        query.limit(limit).offset(offset)
-    ):
-        rows.append(
-            QueueRow(
-                lead=lead,
-                account_name=account_name,
-                tier=tier,
-                due_at=_aware(due_at),
-                task_id=task_id,
-                scores=dict(card.scores) if card is not None else {},
-                grade=card.grade if card is not None else None,
-                predicted=probability,
-                reasons=top_reasons(card.breakdown if card is not None else None),
-            )
+        ids = ids.order_by(Lead.stage_changed_at.desc(), Lead.id)
+    page_ids = list(session.scalars(ids.limit(limit).offset(offset)))
+    return QueuePage(total=total, rows=_details(session, page_ids))
+
+
+def _details(session: Session, lead_ids: list[str]) -> list[QueueRow]:
+    """The rows of these leads, in this order."""
+    if not lead_ids:
+        return []
+    due = {
+        lead_id: (due_at, task_id)
+        for lead_id, due_at, task_id in session.execute(
+            select(Task.lead_id, func.min(Task.due_at), func.min(Task.id))
+            .where(Task.lead_id.in_(lead_ids), Task.status == "open")
+            .group_by(Task.lead_id)
         )
-    return QueuePage(total=total, rows=rows)
+    }
+    query = (
+        select(Lead, Account.name, Account.tier, StoredScorecard, Prediction.probability)
+        .outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
+        .outerjoin(Account, Account.id == Lead.account_id)
+        .outerjoin(Prediction, Prediction.lead_id == Lead.id)
+        .where(Lead.id.in_(lead_ids))
+    )
+    found = {}
+    for lead, account_name, tier, card, probability in session.execute(query):
+        due_at, task_id = due.get(lead.id, (None, None))
+        found[lead.id] = QueueRow(
+            lead=lead,
+            account_name=account_name,
+            tier=tier,
+            due_at=_aware(due_at),
+            task_id=task_id,
+            scores=dict(card.scores) if card is not None else {},
+            grade=card.grade if card is not None else None,
+            predicted=probability,
+            reasons=top_reasons(card.breakdown if card is not None else None),
+        )
+    return [found[lead_id] for lead_id in lead_ids if lead_id in found]
 
 
 def _aware(value: datetime | None) -> datetime | None:
