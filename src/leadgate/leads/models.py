@@ -18,8 +18,12 @@ class Lead(Base):
     """A person. ``email_key`` (lower-cased email) makes two spellings of one address one lead."""
 
     __tablename__ = "leads"
-    # the sales queue: a stage's leads, newest entry first
-    __table_args__ = (Index("ix_leads_stage_stage_changed_at", "stage", "stage_changed_at"),)
+    # the sales queue: a stage's leads, newest entry first; a team's share counted
+    # from the index alone
+    __table_args__ = (
+        Index("ix_leads_stage_stage_changed_at", "stage", "stage_changed_at"),
+        Index("ix_leads_stage_owner", "stage", "owner"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email: Mapped[str] = mapped_column(String(320))

@@ -26,6 +26,7 @@ from leadgate.users.service import require_adjust, require_see
 from leadgate.web.auth import SignedIn
 from leadgate.web.pages import act, signed_in
 from leadgate.web.render import render
+from leadgate.web.state import web_state
 
 __all__ = ["router"]
 
@@ -73,7 +74,7 @@ def _queue_context(
             offset=(page - 1) * PAGE_SIZE,
         )
         # the filters' values only for the whole page: the rows fetched live skip them
-        offered = filter_choices(session) if choices else {}
+        offered = web_state(request).choices.get(lambda: filter_choices(session)) if choices else {}
         reps = _reps(session)
         owners = assignable_reps(session, now=utcnow())
     return {
