@@ -143,7 +143,14 @@ def list_leads(
             conditions.append(score <= max_score)
     if conditions:
         query = query.where(and_(*conditions))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    counted = select(Lead.id)
+    if grade is not None or min_score is not None or max_score is not None:
+        counted = counted.outerjoin(StoredScorecard, StoredScorecard.lead_id == Lead.id)
+    if account is not None:
+        counted = counted.outerjoin(Account, Account.id == Lead.account_id)
+    # the count joins only what a filter needs: a stage's total comes from its index
+    counted = counted.where(*conditions)
+    total = session.scalar(select(func.count()).select_from(counted.subquery())) or 0
     query = query.order_by(Lead.stage_changed_at.desc(), Lead.id)
     if limit is not None:
         query = query.limit(limit).offset(offset)

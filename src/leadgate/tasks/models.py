@@ -17,7 +17,11 @@ class Task(Base):
     """A task; ``sla_met`` is set when it is completed (on time or not) or goes overdue."""
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_tasks_status_due", "status", "due_at"),
+        # a lead's open tasks, soonest due first (the queue's SLA column)
+        Index("ix_tasks_lead_status_due", "lead_id", "status", "due_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     lead_id: Mapped[str] = mapped_column(
