@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
 from leadgate.common.changes import FEED, Change
-from leadgate.web.auth import SignedIn, current
+from leadgate.web.auth import current
 from leadgate.web.pages import LoginRequiredError
 
 __all__ = ["router"]
@@ -30,7 +30,7 @@ HEARTBEAT_SECONDS = 15.0
 GATHER_SECONDS = 0.1
 
 
-async def _events(request: Request, user: SignedIn) -> AsyncIterator[bytes]:
+async def _events(request: Request) -> AsyncIterator[bytes]:
     loop = asyncio.get_running_loop()
     inbox: asyncio.Queue[Sequence[Change]] = asyncio.Queue()
 
@@ -66,11 +66,10 @@ async def _events(request: Request, user: SignedIn) -> AsyncIterator[bytes]:
 async def stream(request: Request) -> StreamingResponse:
     """Server-sent events for the signed-in user's open pages (401 without a session)."""
     # the session check reads (and may touch) the database: off the event loop
-    user = await run_in_threadpool(current, request)
-    if user is None:
+    if await run_in_threadpool(current, request) is None:
         raise LoginRequiredError
     return StreamingResponse(
-        _events(request, user),
+        _events(request),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
