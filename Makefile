@@ -20,7 +20,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 $(ASSETS): package.json package-lock.json
-	@command -v npm >/dev/null || { echo "npm is needed for the web app's assets (apt-get install nodejs npm)"; exit 1; }
+	@command -v npm >/dev/null || { \
+		if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+		else echo "npm is needed for the web app's assets: apt-get install nodejs npm"; exit 1; fi; }
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
