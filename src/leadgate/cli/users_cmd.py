@@ -5,13 +5,17 @@ prompt, never as an argument (arguments show in ``ps`` and shell history)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from datetime import datetime
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from leadgate.audit import record
 from leadgate.cli.output import JsonOption, console, database, emit_json, fail, guard
 from leadgate.common.ids import utcnow
+from leadgate.users.models import User
 from leadgate.users.service import (
     ROLES,
     create_user,
@@ -45,6 +49,33 @@ def _password(from_stdin: bool, as_json: bool) -> str:
     return answer
 
 
+def _change_user(
+    as_json: bool, action: str, change: Callable[[Session, datetime], User]
+) -> dict[str, object]:
+    """Run ``change`` in one transaction with its audit entry (actor ``cli``); the user
+    as listed, or one clear error."""
+    row: dict[str, object] = {}
+    with guard(as_json):
+        db = database()
+        try:
+            with db.session() as session:
+                now = utcnow()
+                user = change(session, now)
+                detail = {"email": user.email, "role": user.role}
+                record(session, actor="cli", action=action, at=now, detail=detail)
+                row = user_dict(user)
+        finally:
+            db.dispose()
+    return row
+
+
+def _answer(as_json: bool, row: dict[str, object], text: str) -> None:
+    if as_json:
+        emit_json({"ok": True, "user": row})
+    else:
+        console.print(text)
+
+
 @app.command("create")
 def create(
     email: str = typer.Option(..., "--email", help="The address they sign in with."),
@@ -57,35 +88,21 @@ def create(
 ) -> None:
     """Create a user who can sign in at once."""
     password = _password(password_stdin, as_json)
-    with guard(as_json):
-        db = database()
-        try:
-            with db.session() as session:
-                now = utcnow()
-                user = create_user(
-                    session,
-                    email=email,
-                    name=name,
-                    role=role,
-                    password=password,
-                    now=now,
-                    rep=rep,
-                    time_zone=time_zone,
-                )
-                record(
-                    session,
-                    actor="cli",
-                    action="user.created",
-                    at=now,
-                    detail={"email": user.email, "role": user.role},
-                )
-                row = user_dict(user)
-        finally:
-            db.dispose()
-    if as_json:
-        emit_json({"ok": True, "user": row})
-        return
-    console.print(f"created {row['role']} [bold]{row['email']}[/] ({row['name']})")
+    row = _change_user(
+        as_json,
+        "user.created",
+        lambda session, now: create_user(
+            session,
+            email=email,
+            name=name,
+            role=role,
+            password=password,
+            now=now,
+            rep=rep,
+            time_zone=time_zone,
+        ),
+    )
+    _answer(as_json, row, f"created {row['role']} [bold]{row['email']}[/] ({row['name']})")
 
 
 @app.command("list")
@@ -120,26 +137,10 @@ def disable(
     as_json: bool = JsonOption,
 ) -> None:
     """Stop a user from signing in; their open sessions end at once."""
-    with guard(as_json):
-        db = database()
-        try:
-            with db.session() as session:
-                now = utcnow()
-                user = disable_user(session, ref=email, now=now)
-                record(
-                    session,
-                    actor="cli",
-                    action="user.disabled",
-                    at=now,
-                    detail={"email": user.email},
-                )
-                row = user_dict(user)
-        finally:
-            db.dispose()
-    if as_json:
-        emit_json({"ok": True, "user": row})
-        return
-    console.print(f"disabled {row['email']}")
+    row = _change_user(
+        as_json, "user.disabled", lambda session, now: disable_user(session, ref=email, now=now)
+    )
+    _answer(as_json, row, f"disabled {row['email']}")
 
 
 @app.command("reset-password")
@@ -150,23 +151,9 @@ def reset(
 ) -> None:
     """Set a new password; the user's open sessions end."""
     password = _password(password_stdin, as_json)
-    with guard(as_json):
-        db = database()
-        try:
-            with db.session() as session:
-                now = utcnow()
-                user = reset_password(session, ref=email, password=password, now=now)
-                record(
-                    session,
-                    actor="cli",
-                    action="user.password_reset",
-                    at=now,
-                    detail={"email": user.email},
-                )
-                row = user_dict(user)
-        finally:
-            db.dispose()
-    if as_json:
-        emit_json({"ok": True, "user": row})
-        return
-    console.print(f"new password set for {row['email']}; their sessions ended")
+    row = _change_user(
+        as_json,
+        "user.password_reset",
+        lambda session, now: reset_password(session, ref=email, password=password, now=now),
+    )
+    _answer(as_json, row, f"new password set for {row['email']}; their sessions ended")
