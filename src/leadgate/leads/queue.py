@@ -61,7 +61,6 @@ class QueueRow:
     account_name: str | None
     tier: str | None
     due_at: datetime | None
-    task_id: str | None
     scores: dict[str, float]
     grade: str | None
     predicted: float | None
@@ -152,10 +151,10 @@ def _details(session: Session, lead_ids: list[str]) -> list[QueueRow]:
     """The rows of these leads, in this order."""
     if not lead_ids:
         return []
-    due = {
-        lead_id: (due_at, task_id)
-        for lead_id, due_at, task_id in session.execute(
-            select(Task.lead_id, func.min(Task.due_at), func.min(Task.id))
+    due: dict[str, datetime] = {
+        row.lead_id: row.due_at
+        for row in session.execute(
+            select(Task.lead_id, func.min(Task.due_at).label("due_at"))
             .where(Task.lead_id.in_(lead_ids), Task.status == "open")
             .group_by(Task.lead_id)
         )
@@ -169,13 +168,11 @@ def _details(session: Session, lead_ids: list[str]) -> list[QueueRow]:
     )
     found = {}
     for lead, account_name, tier, card, probability in session.execute(query):
-        due_at, task_id = due.get(lead.id, (None, None))
         found[lead.id] = QueueRow(
             lead=lead,
             account_name=account_name,
             tier=tier,
-            due_at=_aware(due_at),
-            task_id=task_id,
+            due_at=_aware(due.get(lead.id)),
             scores=dict(card.scores) if card is not None else {},
             grade=card.grade if card is not None else None,
             predicted=probability,

@@ -31,7 +31,7 @@ from leadgate.tasks.service import complete_task
 from leadgate.users.service import Viewer, require_act
 from leadgate.webhooks.service import enqueue
 
-__all__ = ["Bant", "complete_lead_task", "move_lead", "qualification_dict", "reassign_lead"]
+__all__ = ["Bant", "complete_lead_task", "move_lead", "reassign_lead"]
 
 _BANT_LIMIT = 2000
 
@@ -57,17 +57,6 @@ class Bant:
     @property
     def empty(self) -> bool:
         return not any((self.budget, self.authority, self.need, self.timeline))
-
-
-def qualification_dict(row: Qualification) -> dict[str, str | None]:
-    return {
-        "budget": row.budget,
-        "authority": row.authority,
-        "need": row.need,
-        "timeline": row.timeline,
-        "actor": row.actor,
-        "at": row.at.isoformat(),
-    }
 
 
 def move_lead(

@@ -120,10 +120,6 @@ class Viewer:
         return self.role is Role.ADMIN
 
     @property
-    def sees_everything(self) -> bool:
-        return self.team is None
-
-    @property
     def acts_on_sales(self) -> bool:
         """Marketing reads the queue; moving leads is sales' (and admin's) call."""
         return self.role is not Role.MARKETING
