@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from leadgate.scoring.history import LeadHistory, age_days, window_start
+from leadgate.scoring.checks_text import described, op_text, show
+from leadgate.scoring.history import LeadHistory, age_days, rollup_sources, window_start
 from leadgate.scoring.nodes import (
     AllOf,
     AnyOf,
@@ -27,7 +28,6 @@ from leadgate.scoring.nodes import (
     FieldRef,
     GradeIn,
     NotOf,
-    Op,
     Predicate,
     PredictedTest,
     RollupGroup,
@@ -98,15 +98,31 @@ def evaluate_account(
 
 
 def evaluate_histories(
-    model: ScoringModel, histories: Sequence[LeadHistory], as_of: datetime
+    model: ScoringModel,
+    histories: Sequence[LeadHistory],
+    as_of: datetime,
+    *,
+    mates: Sequence[LeadHistory] = (),
 ) -> list[Scorecard]:
     """Score leads from their indexed histories (one account's leads together, for
-    rollups). Events after ``as_of`` are ignored, as everywhere."""
+    rollups). Events after ``as_of`` are ignored, as everywhere.
+
+    ``mates`` are more leads of the account that get no scorecard: only the groups
+    the roll-ups read are scored for them (:func:`rollup_sources`), so they may be
+    indexed under that smaller model or given as :meth:`LeadHistory.counted`. The
+    cards returned equal those of the same leads scored with the mates among
+    ``histories``.
+    """
     _require_aware(as_of)
     partials = [_Partial.build(model, history, as_of) for history in histories]
+    if mates and model.rollup_groups:
+        sources = rollup_sources(model)
+        partials_of_mates = [_Partial.build(sources, mate, as_of, False) for mate in mates]
+    else:
+        partials_of_mates = []
     rollups: dict[str, float] = {}
     for group in model.rollup_groups:
-        values = [partial.scores[group.source] for partial in partials]
+        values = [partial.scores[group.source] for partial in (*partials, *partials_of_mates)]
         rollups[group.name] = _aggregate(group, values) if values else 0.0
     return [partial.finish(model, rollups) for partial in partials]
 
@@ -160,7 +176,16 @@ def _unmatched(rule: EventRule) -> RuleOutcome:
 class _Partial:
     """Rule-group scores of one lead before rollups, grades and the MQL verdict."""
 
-    __slots__ = ("account", "as_of", "history", "lead", "outcomes", "scores", "uncapped")
+    __slots__ = (
+        "account",
+        "as_of",
+        "evidence",
+        "history",
+        "lead",
+        "outcomes",
+        "scores",
+        "uncapped",
+    )
 
     def __init__(
         self,
@@ -168,8 +193,11 @@ class _Partial:
         account: AccountRecord | None,
         history: LeadHistory | None,
         as_of: datetime,
+        evidence: bool = True,
     ) -> None:
         self.lead = lead
+        #: False: the scores alone (an account mate's), no event shares to show
+        self.evidence = evidence
         self.account = account
         self.history = history
         self.as_of = as_of
@@ -178,8 +206,10 @@ class _Partial:
         self.outcomes: list[RuleOutcome] = []
 
     @classmethod
-    def build(cls, model: ScoringModel, history: LeadHistory, as_of: datetime) -> _Partial:
-        partial = cls(history.lead, history.account, history, as_of)
+    def build(
+        cls, model: ScoringModel, history: LeadHistory, as_of: datetime, evidence: bool = True
+    ) -> _Partial:
+        partial = cls(history.lead, history.account, history, as_of, evidence)
         for group in model.rule_groups:
             partial._score_group(group)
         return partial
@@ -259,6 +289,16 @@ class _Partial:
         # the hot loop of every scoring: locals, positional fields, one fsum
         as_of, points, half_life = self.as_of, rule.points, rule.half_life_days
         events = matches.events
+        if not self.evidence:  # the same shares, summed the same way, not kept
+            total = math.fsum(
+                [
+                    points * decay_factor(_age_days(as_of, events[index].ts), half_life)
+                    for index in range(end - 1, end - 1 - take, -1)
+                ]
+            )
+            return RuleOutcome(
+                rule.id, rule.group, "event", points, total, True, end - start, (), rule.description
+            )
         shares = []
         for index in range(end - 1, end - 1 - take, -1):
             event = events[index]
@@ -360,7 +400,7 @@ def _holds(
         value = _field_value(cond.field, partial, event)
         passed = test_predicate(cond, value)
         if mql is not None:
-            mql.checks.append(CheckOutcome(_described(cond), passed, _show(value)))
+            mql.checks.append(CheckOutcome(described(cond), passed, show(value)))
         return passed
     if isinstance(cond, AllOf):
         results = [_holds(child, partial, event, mql) for child in cond.children]
@@ -375,14 +415,14 @@ def _holds(
     if isinstance(cond, ScoreTest):
         total = math.fsum(mql.scores[name] for name in cond.groups)
         passed = _compare_number(cond.op, total, cond.operand)
-        mql.checks.append(CheckOutcome(_described(cond), passed, f"{total:.1f}"))
+        mql.checks.append(CheckOutcome(described(cond), passed, f"{total:.1f}"))
         return passed
     if isinstance(cond, PredictedTest):
         probability = partial.lead.predicted
         passed = _compare_number(cond.op, probability, cond.operand)
         shown = "no prediction" if probability is None else f"{probability:.3f}"
         mql.checks.append(
-            CheckOutcome(f"predicted {_op_text(cond.op, cond.operand)}", passed, shown)
+            CheckOutcome(f"predicted {op_text(cond.op, cond.operand)}", passed, shown)
         )
         return passed
     if isinstance(cond, GradeIn):
@@ -436,51 +476,3 @@ def _field_value(ref: FieldRef, partial: _Partial, event: EventRecord | None) ->
     if ref.key is not None:
         return _lookup(record.attributes, ref.key)
     return getattr(record, ref.name)
-
-
-_DESCRIBED: dict[int, tuple[Predicate | ScoreTest, str]] = {}
-
-
-def _described(cond: Predicate | ScoreTest) -> str:
-    """How an MQL check reads in a scorecard (the same text for every lead: kept)."""
-    known = _DESCRIBED.get(id(cond))
-    if known is not None and known[0] is cond:
-        return known[1]
-    if isinstance(cond, ScoreTest):
-        text = f"score {'+'.join(cond.groups)} {_op_text(cond.op, cond.operand)}"
-    else:
-        text = _describe_predicate(cond)
-    if len(_DESCRIBED) > 4096:
-        _DESCRIBED.clear()
-    _DESCRIBED[id(cond)] = (cond, text)
-    return text
-
-
-def _op_text(op: Op, operand: Any) -> str:
-    symbols = {Op.GT: ">", Op.GTE: ">=", Op.LT: "<", Op.LTE: "<=", Op.EQ: "=", Op.NE: "!="}
-    if op in symbols:
-        return (
-            f"{symbols[op]} {operand:g}"
-            if isinstance(operand, float)
-            else f"{symbols[op]} {operand!r}"
-        )
-    if op is Op.BETWEEN:
-        low, high = operand
-        return f"between {low:g} and {high:g}"
-    return f"{op.value} {operand!r}"
-
-
-def _describe_predicate(pred: Predicate) -> str:
-    if pred.list_name is not None:
-        return f"{pred.field.dotted} {pred.op.value} {pred.list_name}"
-    if isinstance(pred.operand, tuple) and pred.op is not Op.BETWEEN:
-        return f"{pred.field.dotted} {pred.op.value} {list(pred.operand)}"
-    return f"{pred.field.dotted} {_op_text(pred.op, pred.operand)}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "missing"
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)

@@ -13,7 +13,7 @@ a one-off evaluation over a full history run the same code.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,7 +28,7 @@ from leadgate.scoring.nodes import (
 )
 from leadgate.scoring.records import AccountRecord, EventRecord, LeadRecord
 
-__all__ = ["LeadHistory", "Matches", "age_days", "window_start"]
+__all__ = ["LeadHistory", "Matches", "age_days", "rollup_sources", "window_start"]
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -108,6 +108,31 @@ def _walk(cond: Condition | None) -> Iterator[EventOccurred]:
         yield from _walk(cond.child)
 
 
+_SOURCES: dict[int, tuple[ScoringModel, ScoringModel]] = {}
+
+
+def rollup_sources(model: ScoringModel) -> ScoringModel:
+    """The model cut down to the rule groups its roll-ups read (no roll-ups, grades
+    or MQL definition): all an account mate is scored on when only another lead's
+    scorecard is wanted. The groups are the model's own objects, so a history
+    indexed under either model serves both; one object per model (the plans are
+    cached by identity)."""
+    cached = _SOURCES.get(id(model))
+    if cached is not None and cached[0] is model:
+        return cached[1]
+    read = {group.source for group in model.rollup_groups}
+    sources = ScoringModel(
+        name=model.name,
+        version=model.version,
+        groups=tuple(group for group in model.rule_groups if group.name in read),
+        lists=model.lists,
+    )
+    if len(_SOURCES) > 64:
+        _SOURCES.clear()
+    _SOURCES[id(model)] = (model, sources)
+    return sources
+
+
 def _plan(model: ScoringModel) -> _Plan:
     cached = _PLANS.get(id(model))
     if cached is not None and cached[0] is model:
@@ -155,6 +180,37 @@ class LeadHistory:
         self.firsts: dict[int, datetime | None] = {id(test): None for test in plan.tests}
         self.size = 0
         self.add(sorted(events, key=lambda event: (event.ts, event.id)))
+
+    @classmethod
+    def counted(
+        cls,
+        model: ScoringModel,
+        lead: LeadRecord,
+        account: AccountRecord | None,
+        counted: Mapping[str, Iterable[EventRecord]],
+    ) -> LeadHistory:
+        """A history of only the events a scorecard counted, by rule id.
+
+        Scored at the card's instant or any later one, provided the lead got no
+        event dated in between, each rule counts what its full history would: the
+        counted events are the rule's most recent matches within its window, and a
+        later window only drops the oldest of them. ``model`` must have no event
+        tests (its MQL definition's), which such a history cannot answer: use
+        :func:`rollup_sources`.
+        """
+        if any(True for _ in _walk(model.mql)):
+            raise ValueError("a counted history cannot answer the MQL definition's event tests")
+        history = cls(model, lead, account)
+        rules = {rule.id: rule for rule in _plan(model).rules}
+        for rule_id, events in counted.items():
+            rule = rules.get(rule_id)
+            if rule is None:
+                raise ValueError(f"rule {rule_id!r} is not an event rule of {model.label}")
+            matches = history.rules[id(rule)]
+            for event in sorted(events, key=lambda event: (event.ts, event.id)):
+                matches.insert(event)  # oldest first, so each one appends
+                history.size += 1
+        return history
 
     def add(self, events: Iterable[EventRecord]) -> None:
         """Index more events (each id once: the caller stores events idempotently)."""
