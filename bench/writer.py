@@ -156,7 +156,7 @@ def sql_floor(written: Any, folder: Path, groups: list[Any], *, leads: int) -> f
             row[0]: row
             for row in session.connection().exec_driver_sql(
                 "SELECT lead_id, model_name, model_version, as_of, scores, grade, mql, "
-                "breakdown, computed_at FROM scorecards"
+                "breakdown, computed_at, inputs_digest, counted_events FROM scorecards"
             )
         }
     database = open_database(f"sqlite:///{folder / 'floor.db'}")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from leadgate.common.driver_sql import any_of, fetch
+from leadgate.common.driver_sql import any_of, fetch, time_reader
 from leadgate.common.ids import utcnow
 from leadgate.events.schemas import EventCreate
 from leadgate.events.service import EventRow, insert_event_rows
@@ -25,6 +25,7 @@ from leadgate.exceptions import NotFoundError
 from leadgate.ingest.live import LiveLead, LiveLeads
 from leadgate.leads.models import Lead
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
+from leadgate.scorecards.inputs import row_inputs, stored_inputs
 from leadgate.scorecards.service import Qualified, promote, upsert_scorecards
 from leadgate.scoring.evaluator import evaluate_histories
 from leadgate.scoring.nodes import ScoringModel
@@ -196,8 +197,39 @@ def ingest_requests(
         }
         if outcome.qualified and on_qualified is not None:
             on_qualified(outcome.qualified)
-    upsert_scorecards(session, cards=list(cards.values()), computed_at=utcnow())
+    upsert_scorecards(
+        session,
+        cards=list(cards.values()),
+        computed_at=utcnow(),
+        inputs_digests=_digests(session, everyone.values()),
+    )
     return outcomes
+
+
+def _digests(session: Session, leads: Iterable[LiveLead]) -> dict[str, str]:
+    """The inputs digest of each lead as checked against the database for this group;
+    a lead moved since (promoted: its stage changed, not what its card counted) is
+    digested as it is stored now."""
+    read_time = time_reader(session.get_bind().dialect.name)
+    digests: dict[str, str] = {}
+    moved: list[str] = []
+    for lead in leads:
+        if lead.fingerprint is None:
+            moved.append(lead.id)
+            continue
+        updated, stage, started, account_id, account_updated, predicted, _ = lead.fingerprint
+        digests[lead.id] = row_inputs(
+            read_time,
+            lead.stored_events,
+            updated,
+            stage,
+            started,
+            account_id,
+            account_updated,
+            predicted,
+        )
+    digests.update(stored_inputs(session, lead_ids=moved))
+    return digests
 
 
 def _ref(event: EventCreate) -> str:

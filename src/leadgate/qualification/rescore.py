@@ -15,7 +15,7 @@ from leadgate.lifecycle import Stage
 from leadgate.qualification.handoff import HandoffPlan, HandoffPolicy, plan_handoff
 from leadgate.qualification.service import BatchQualification, settle
 from leadgate.rescoring.service import RescorePlan, apply_plan
-from leadgate.scorecards.service import evaluate_leads, upsert_scorecards
+from leadgate.scorecards.service import evaluate_to_store, upsert_scorecards
 from leadgate.scoring.nodes import ScoringModel
 
 __all__ = ["apply_rescore", "plan_rescore_handoff"]
@@ -80,6 +80,8 @@ def apply_rescore(
         latest.update(batch)
         # their scorecards (and, with roll-ups, their account mates'): what counts for
         # them changed with the stage (see counted_events)
-        _, cards = evaluate_leads(session, lead_ids=list(batch), model=model, as_of=plan.as_of)
-        upsert_scorecards(session, cards=cards, computed_at=utcnow())
+        _, cards, digests = evaluate_to_store(
+            session, lead_ids=list(batch), model=model, as_of=plan.as_of
+        )
+        upsert_scorecards(session, cards=cards, computed_at=utcnow(), inputs_digests=digests)
     return applied, settle(session, list(latest.values()), handoff, now or utcnow())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadgate.db.base import Base
@@ -38,6 +38,12 @@ class StoredScorecard(Base):
     mql: Mapped[bool] = mapped_column(Boolean, index=True)
     breakdown: Mapped[dict[str, Any]] = mapped_column(JSONType)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: what the card was computed from besides its events' content (None: unknown);
+    #: see :mod:`leadgate.scorecards.inputs`
+    inputs_digest: Mapped[str | None] = mapped_column(String(32), default=None)
+    #: each event rule's matched count and counted events, compactly
+    #: (:meth:`~leadgate.scoring.scorecard.Scorecard.counted_json`; None: unknown)
+    counted_events: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class Prediction(Base):

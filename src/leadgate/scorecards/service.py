@@ -8,7 +8,7 @@ caller's transaction.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -23,6 +23,7 @@ from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
 from leadgate.scorecards.adjustments import counted_adjustments, load_adjustments
+from leadgate.scorecards.inputs import lead_inputs, stored_inputs
 from leadgate.scorecards.models import Prediction, StoredScorecard
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
@@ -43,6 +44,7 @@ __all__ = [
     "counted_events",
     "counted_since",
     "evaluate_leads",
+    "evaluate_to_store",
     "lead_record",
     "predictions_by_lead",
     "promote",
@@ -119,7 +121,9 @@ def qualification_reason(card: Scorecard) -> str:
     return f"qualified by {card.model_label}: {card.verdict()}; top rules: {card.reasons()}"
 
 
-def stored_scorecard(card: Scorecard, *, computed_at: datetime) -> dict[str, object]:
+def stored_scorecard(
+    card: Scorecard, *, computed_at: datetime, inputs_digest: str | None
+) -> dict[str, object]:
     """Column values of a scorecard row."""
     return {
         "lead_id": card.lead_id,
@@ -131,6 +135,8 @@ def stored_scorecard(card: Scorecard, *, computed_at: datetime) -> dict[str, obj
         "mql": card.mql,
         "breakdown": card.to_dict(),
         "computed_at": computed_at,
+        "inputs_digest": inputs_digest,
+        "counted_events": card.counted_json().decode(),
     }
 
 
@@ -248,10 +254,16 @@ def score_all(
     written before what is already recorded.
     """
     actor = actor or f"system:{model.label}"
-    leads = session.scalars(select(Lead).order_by(Lead.id)).all()
-    accounts = {account.id: account for account in session.scalars(select(Account))}
-    events = load_event_records(session, until=as_of)
+    # read again even if the session holds them: the inputs' digests must be current
+    fresh = {"populate_existing": True}
+    leads = session.scalars(select(Lead).order_by(Lead.id).execution_options(**fresh)).all()
+    accounts = {
+        account.id: account
+        for account in session.scalars(select(Account).execution_options(**fresh))
+    }
     predicted = predictions_by_lead(session)
+    digests = _digests(leads, accounts, predicted)
+    events = load_event_records(session, until=as_of)
     adjustments = load_adjustments(session)
     run = ScoreRun(model=model.label, as_of=as_of)
     computed_at = utcnow()
@@ -262,9 +274,14 @@ def score_all(
             run.grades[card.grade] += 1
         run.mql_verdicts += card.mql
     run.qualified, run.not_moved_stale = promote(session, leads, cards, as_of, actor)
-    cards = _rescore_recycled(session, model, as_of, cards, run.qualified)
+    # a promotion moves the lead's stage, not what its card counted: digest it again
+    digests.update(stored_inputs(session, lead_ids=[q.lead_id for q in run.qualified]))
+    cards, digests = _rescore_recycled(session, model, as_of, cards, run.qualified, digests)
     session.execute(delete(StoredScorecard))
-    rows = [stored_scorecard(card, computed_at=computed_at) for card in cards]
+    rows = [
+        stored_scorecard(card, computed_at=computed_at, inputs_digest=digests.get(card.lead_id))
+        for card in cards
+    ]
     for start in range(0, len(rows), 2000):
         session.execute(insert(StoredScorecard), rows[start : start + 2000])
     return run
@@ -276,16 +293,32 @@ def _rescore_recycled(
     as_of: datetime,
     cards: Sequence[Scorecard],
     qualified: Sequence[Qualified],
-) -> list[Scorecard]:
+    digests: Mapping[str, str],
+) -> tuple[list[Scorecard], dict[str, str]]:
     """``cards`` with those of leads just promoted out of ``nurture`` recomputed: back
     from nurture, a lead's whole history counts again (see :func:`counted_events`), so
-    the card stored with the move is the one any later recomputation finds."""
+    the card stored with the move is the one any later recomputation finds. The
+    inputs' digests come with them (those of the recomputed leads read again)."""
     recycled = [q.lead_id for q in qualified if q.from_stage == Stage.NURTURE.value]
     if not recycled:
-        return list(cards)
-    _, again = evaluate_leads(session, lead_ids=recycled, model=model, as_of=as_of)
+        return list(cards), dict(digests)
+    _, again, read_again = evaluate_to_store(session, lead_ids=recycled, model=model, as_of=as_of)
     rescored = {card.lead_id: card for card in again}
-    return [rescored.get(card.lead_id, card) for card in cards]
+    return [rescored.get(card.lead_id, card) for card in cards], {**digests, **read_again}
+
+
+def _digests(
+    leads: Iterable[Lead], accounts: Mapping[str, Account], predicted: Mapping[str, float]
+) -> dict[str, str]:
+    """Each lead's inputs digest as read here (see :mod:`leadgate.scorecards.inputs`)."""
+    return {
+        lead.id: lead_inputs(
+            lead,
+            accounts.get(lead.account_id) if lead.account_id is not None else None,
+            predicted.get(lead.id),
+        )
+        for lead in leads
+    }
 
 
 def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) -> list[Lead]:
@@ -293,13 +326,27 @@ def _rows_for(session: Session, model: ScoringModel, lead_ids: Sequence[str]) ->
     make one lead's activity part of another's score."""
     # in id order, never the table's physical order: promotions (and so round-robin
     # owners) follow this order, and PostgreSQL moves a row on every update
-    leads = list(session.scalars(select(Lead).where(Lead.id.in_(list(lead_ids))).order_by(Lead.id)))
+    # (read again even if the session holds them: the inputs' digests must be current)
+    fresh = {"populate_existing": True}
+    leads = list(
+        session.scalars(
+            select(Lead)
+            .where(Lead.id.in_(list(lead_ids)))
+            .order_by(Lead.id)
+            .execution_options(**fresh)
+        )
+    )
     if not model.rollup_groups:
         return leads
     accounts = {lead.account_id for lead in leads if lead.account_id is not None}
     if not accounts:
         return leads
-    mates = session.scalars(select(Lead).where(Lead.account_id.in_(accounts)).order_by(Lead.id))
+    mates = session.scalars(
+        select(Lead)
+        .where(Lead.account_id.in_(accounts))
+        .order_by(Lead.id)
+        .execution_options(**fresh)
+    )
     return list({lead.id: lead for lead in [*leads, *mates]}.values())
 
 
@@ -317,22 +364,48 @@ def evaluate_leads(
     ``recorded_predictions`` replaces the stored prediction of those leads (None: no
     prediction): a recomputation of a stored scorecard uses the input it recorded.
     """
+    leads, cards, _ = evaluate_to_store(
+        session,
+        lead_ids=lead_ids,
+        model=model,
+        as_of=as_of,
+        recorded_predictions=recorded_predictions,
+    )
+    return leads, cards
+
+
+def evaluate_to_store(
+    session: Session,
+    *,
+    lead_ids: Sequence[str],
+    model: ScoringModel,
+    as_of: datetime,
+    recorded_predictions: Mapping[str, float | None] | None = None,
+) -> tuple[list[Lead], list[Scorecard], dict[str, str]]:
+    """:func:`evaluate_leads`, with each lead's inputs digest as the evaluation read
+    them (read before the events: a digest never covers an event it missed), which a
+    stored card carries (see :mod:`leadgate.scorecards.inputs`)."""
     leads = _rows_for(session, model, lead_ids)
     if not leads:
-        return [], []
+        return [], [], {}
     ids = [lead.id for lead in leads]
     account_ids = {lead.account_id for lead in leads if lead.account_id is not None}
     accounts = {
         account.id: account
-        for account in session.scalars(select(Account).where(Account.id.in_(account_ids)))
+        for account in session.scalars(
+            select(Account)
+            .where(Account.id.in_(account_ids))
+            .execution_options(populate_existing=True)
+        )
     }
-    events = load_event_records(session, lead_ids=ids, until=as_of)
     predicted = {
         row.lead_id: row.probability
         for row in session.execute(
             select(Prediction.lead_id, Prediction.probability).where(Prediction.lead_id.in_(ids))
         )
     }
+    digests = _digests(leads, accounts, predicted)
+    events = load_event_records(session, lead_ids=ids, until=as_of)
     for lead_id, probability in (recorded_predictions or {}).items():
         if probability is None:
             predicted.pop(lead_id, None)
@@ -340,7 +413,7 @@ def evaluate_leads(
             predicted[lead_id] = probability
     adjustments = load_adjustments(session, lead_ids=ids)
     cards = _evaluate(model, leads, accounts, events, predicted, adjustments, as_of)
-    return leads, cards
+    return leads, cards, digests
 
 
 def score_leads(
@@ -359,12 +432,14 @@ def score_leads(
     evaluator computes from the full history.
     """
     actor = actor or f"system:{model.label}"
-    leads, cards = evaluate_leads(session, lead_ids=lead_ids, model=model, as_of=as_of)
+    leads, cards, digests = evaluate_to_store(session, lead_ids=lead_ids, model=model, as_of=as_of)
     if not cards:
         return [], []
     qualified, _ = promote(session, leads, cards, as_of, actor)
-    cards = _rescore_recycled(session, model, as_of, cards, qualified)
-    upsert_scorecards(session, cards=cards, computed_at=utcnow())
+    # a promotion moves the lead's stage, not what its card counted: digest it again
+    digests.update(stored_inputs(session, lead_ids=[q.lead_id for q in qualified]))
+    cards, digests = _rescore_recycled(session, model, as_of, cards, qualified, digests)
+    upsert_scorecards(session, cards=cards, computed_at=utcnow(), inputs_digests=digests)
     return cards, qualified
 
 
@@ -374,19 +449,30 @@ def _json(value: object) -> str:
 
 _UPSERT = (
     "INSERT INTO scorecards (lead_id, model_name, model_version, as_of, scores, grade, mql, "
-    "breakdown, computed_at) VALUES ({values}) ON CONFLICT (lead_id) DO UPDATE SET "
-    "model_name = excluded.model_name, model_version = excluded.model_version, "
+    "breakdown, computed_at, inputs_digest, counted_events) VALUES ({values}) "
+    "ON CONFLICT (lead_id) DO UPDATE SET model_name = excluded.model_name, "
+    "model_version = excluded.model_version, "
     "as_of = excluded.as_of, scores = excluded.scores, grade = excluded.grade, "
-    "mql = excluded.mql, breakdown = excluded.breakdown, computed_at = excluded.computed_at"
+    "mql = excluded.mql, breakdown = excluded.breakdown, computed_at = excluded.computed_at, "
+    "inputs_digest = excluded.inputs_digest, counted_events = excluded.counted_events"
 )
-_SQLITE_UPSERT = _UPSERT.format(values=", ".join(["?"] * 9))
-_POSTGRESQL_UPSERT = _UPSERT.format(values="%s, %s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s")
+_SQLITE_UPSERT = _UPSERT.format(values=", ".join(["?"] * 11))
+_POSTGRESQL_UPSERT = _UPSERT.format(
+    values="%s, %s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s, %s, %s"
+)
 
 
 def upsert_scorecards(
-    session: Session, *, cards: Sequence[Scorecard], computed_at: datetime
+    session: Session,
+    *,
+    cards: Sequence[Scorecard],
+    computed_at: datetime,
+    inputs_digests: Mapping[str, str],
 ) -> None:
     """Replace the stored scorecards of these leads (one statement for all of them).
+
+    ``inputs_digests``: each lead's inputs digest as the evaluation read it (see
+    :func:`evaluate_to_store`; a lead missing from it is stored as unknown).
 
     Values are encoded as the ORM columns store them (UTC text on SQLite,
     timestamptz and JSONB on PostgreSQL), as the bulk event insert does; the JSON
@@ -418,6 +504,8 @@ def upsert_scorecards(
             card.mql,
             card.to_json().decode(),
             when,
+            inputs_digests.get(card.lead_id),
+            card.counted_json().decode(),
         )
         for card in cards
     ]

@@ -156,6 +156,23 @@ class Scorecard:
             "predicted": self.predicted,
         }
 
+    def counted_json(self) -> bytes:
+        """Each event rule's matched count and the events it counted (time, id, type)
+        as compact JSON, ``{rule_id: [matched_count, [[ts, id, type], ...]]}``: all a
+        later read needs to score the lead again at a later instant without its
+        history (:meth:`leadgate.scoring.history.LeadHistory.counted`), a fraction of
+        the breakdown's size."""
+        return orjson.dumps(
+            {
+                rule.rule_id: [
+                    rule.matched_count,
+                    [(event.ts, event.event_id, event.type) for event in rule.events],
+                ]
+                for rule in self.rules
+                if rule.kind == "event"
+            }
+        )
+
     def to_json(self) -> bytes:
         """:meth:`to_dict` as JSON, written by orjson straight from the dataclasses.
 
