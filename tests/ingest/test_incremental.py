@@ -27,6 +27,7 @@ from leadgate.ingest.live import LiveLeads
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, find_lead, upsert_lead
+from leadgate.scorecards.explain import explain_cards
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import evaluate_leads
 from leadgate.scoring import load_model
@@ -115,6 +116,11 @@ def test_stored_results_equal_the_evaluator_on_the_full_history(
                     assert stored[card.lead_id].scores == card.scores
                     assert stored[card.lead_id].mql == card.mql
             ever_mql |= {card.lead_id for card in cards if card.mql and card.lead_id in touched}
+            # a read takes the mates' roll-up sources from the cards ingest stored
+            # while they hold, and from the events once another writer changed them
+            for card in cards:
+                (read,) = explain_cards(session, lead_ids=[card.lead_id], model=MODEL, as_of=now)
+                assert read.to_dict() == card.to_dict()
     with db.session() as session:
         stored = {row.lead_id: row for row in session.scalars(select(StoredScorecard))}
         stages = {lead.id: lead.stage for lead in session.scalars(select(Lead))}

@@ -16,7 +16,7 @@ from leadgate.events.models import Event
 from leadgate.leads.models import Qualification, StageChange
 from leadgate.leads.service import get_lead
 from leadgate.lifecycle import allowed_targets
-from leadgate.scorecards.service import evaluate_leads
+from leadgate.scorecards.explain import explain_cards
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.tasks.models import Task
 from leadgate.tasks.service import list_tasks, task_dict
@@ -30,7 +30,7 @@ def lead_detail(
 ) -> dict[str, Any]:
     """The lead with scores, grade and breakdown as of ``now`` (decay applied on read)."""
     lead = get_lead(session, ref=ref)
-    _, cards = evaluate_leads(session, lead_ids=[lead.id], model=model, as_of=now)
+    cards = explain_cards(session, lead_ids=[lead.id], model=model, as_of=now)
     card = next((c for c in cards if c.lead_id == lead.id), None)
     account = session.get(Account, lead.account_id) if lead.account_id else None
     return {

@@ -29,11 +29,12 @@ from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import change_stage, upsert_lead
 from leadgate.lifecycle import Stage
 from leadgate.qualification.handoff import HandoffPolicy, hand_off, skip_handoff
+from leadgate.scorecards.explain import explain_cards
 from leadgate.scorecards.models import StoredScorecard
 from leadgate.scorecards.service import (
     Qualified,
     ScoreRun,
-    evaluate_leads,
+    evaluate_to_store,
     score_all,
     score_leads,
     upsert_scorecards,
@@ -165,8 +166,8 @@ def enter_stage(
     so the stored scorecard must say so at once), and hand off the entry."""
     change = change_stage(session, lead=lead, to=to, actor=actor, at=at, reason=reason)
     if Stage.NURTURE.value in (change.from_stage, change.to_stage):
-        _, cards = evaluate_leads(session, lead_ids=[lead.id], model=model, as_of=at)
-        upsert_scorecards(session, cards=cards, computed_at=utcnow())
+        _, cards, digests = evaluate_to_store(session, lead_ids=[lead.id], model=model, as_of=at)
+        upsert_scorecards(session, cards=cards, computed_at=utcnow(), inputs_digests=digests)
     settle(session, [change], handoff, at)
     return change
 
@@ -189,7 +190,7 @@ def explain_lead(
         and "predicted" in stored.breakdown
     ):
         recorded[lead_id] = stored.breakdown["predicted"]
-    _, cards = evaluate_leads(
+    cards = explain_cards(
         session, lead_ids=[lead_id], model=model, as_of=as_of, recorded_predictions=recorded
     )
     for card in cards:
