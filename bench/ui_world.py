@@ -167,6 +167,7 @@ def ensure_world(
     if marker.exists() and path.exists() and not rebuild:
         meta = json.loads(marker.read_text("utf-8"))
         print(f"reusing {path} (built {meta['built_at']} in {meta['build_seconds']:.0f} s)")
+        _backfill_inputs_digests(path, meta)
         return World(path, meta)
     cache.mkdir(parents=True, exist_ok=True)
     marker.unlink(missing_ok=True)
@@ -175,11 +176,76 @@ def ensure_world(
     building = path.with_name(path.name + ".building")
     started = time.perf_counter()
     meta = build(building, leads=leads, events=events, seed=seed)
+    _backfill_inputs_digests(building, meta)
     building.rename(path)
     meta["build_seconds"] = round(time.perf_counter() - started, 1)
     marker.write_text(json.dumps(meta, indent=2), "utf-8")
     print(f"built {path} in {meta['build_seconds']:.0f} s", flush=True)
     return World(path, meta)
+
+
+def _backfill_inputs_digests(path: Path, meta: dict[str, Any]) -> None:
+    """Each card the builder wrote gets its inputs digest (``scorecards.inputs``): the
+    builder scored every stored event of each lead, as its row says, as of the world's
+    end. Cards the service rewrote since (a benchmark's posted events) carry their own.
+    Worlds cached before the digest existed get it here too, with their cards'
+    counted events taken from their breakdowns."""
+    from leadgate.common.driver_sql import time_reader
+    from leadgate.events.service import sqlite_time
+    from leadgate.scorecards.inputs import row_inputs
+
+    _schema(path)  # the project's migrations add the columns
+    db = _connect(path)
+    try:
+        end = sqlite_time(datetime.fromisoformat(meta["world_end"]))
+        rows = db.execute(
+            "SELECT s.lead_id, l.events_stored, l.updated_at, l.stage, l.stage_changed_at, "
+            "l.account_id, a.updated_at, p.probability, s.counted_events IS NULL "
+            "FROM scorecards s "
+            "JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id "
+            "LEFT JOIN predictions p ON p.lead_id = l.id "
+            "WHERE s.inputs_digest IS NULL AND s.computed_at = ?",
+            (end,),
+        ).fetchall()
+        if not rows:
+            return
+        read_time = time_reader("sqlite")
+        db.execute("BEGIN")
+        db.executemany(
+            "UPDATE scorecards SET inputs_digest = ? WHERE lead_id = ?",
+            ((row_inputs(read_time, *row[1:8]), row[0]) for row in rows),
+        )
+        missing = [(row[0],) for row in rows if row[8]]
+        for start in range(0, len(missing), 10_000):
+            part = missing[start : start + 10_000]
+            marks = ", ".join("?" * len(part))
+            found = db.execute(
+                f"SELECT lead_id, breakdown FROM scorecards WHERE lead_id IN ({marks})",
+                [lead_id for (lead_id,) in part],
+            ).fetchall()
+            db.executemany(
+                "UPDATE scorecards SET counted_events = ? WHERE lead_id = ?",
+                ((_counted_from_breakdown(breakdown), lead_id) for lead_id, breakdown in found),
+            )
+        db.execute("COMMIT")
+        print(f"inputs digests written on {len(rows):,} cards the builder wrote", flush=True)
+    finally:
+        db.close()
+
+
+def _counted_from_breakdown(breakdown: str) -> str:
+    """``Scorecard.counted_json`` of a stored breakdown."""
+    rules = orjson.loads(breakdown)["rules"]
+    return orjson.dumps(
+        {
+            rule["rule_id"]: [
+                rule["matched_count"],
+                [[event["ts"], event["event_id"], event["type"]] for event in rule["events"]],
+            ]
+            for rule in rules
+            if rule["kind"] == "event"
+        }
+    ).decode()
 
 
 def _choice(rng: np.random.Generator, size: int, weights: Sequence[float]) -> np.ndarray:
@@ -759,13 +825,15 @@ class _Builder:
                 int(card.mql),
                 card.to_json().decode(),
                 as_of,
+                card.counted_json().decode(),
             )
             for _, card in sorted(cards.items())
         ]
         _insert(
             self.db,
             "scorecards",
-            "lead_id, model_name, model_version, as_of, scores, grade, mql, breakdown, computed_at",
+            "lead_id, model_name, model_version, as_of, scores, grade, mql, breakdown, "
+            "computed_at, counted_events",
             rows,
         )
 
