@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadgate.db.base import Base
@@ -27,3 +27,6 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: the user the key acts for (their role and name in the audit), if any
     user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: the site origins a public (browser) ingest key may be used from; None: a
+    #: server key, sent only from back ends
+    origins: Mapped[list[str] | None] = mapped_column(JSON, default=None)
