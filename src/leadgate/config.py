@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from leadgate.common.origins import normalize_origin
+from leadgate.exceptions import LeadgateError
 
 __all__ = ["Settings", "get_settings"]
 
@@ -43,6 +47,16 @@ class Settings(BaseSettings):
         default=30,
         gt=0,
         description="How long tracking calls of visitors not identified yet are kept.",
+    )
+    screen_bots: bool = Field(
+        default=True,
+        description="Tracking calls whose context.userAgent is a known crawler or automated "
+        "browser are acknowledged and counted, not stored.",
+    )
+    consent_required: str = Field(
+        default="analytics,marketing",
+        description="Consent categories (names or ids, comma-separated, any case) a visitor "
+        "must grant when their call carries a consent context; empty: consent is not read.",
     )
     telemetry: bool = Field(
         default=False,
@@ -106,6 +120,33 @@ class Settings(BaseSettings):
     abm_window_days: float = Field(
         default=30, gt=0, description="How recent an engaged contact's last event must be (days)."
     )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Sites (comma-separated origins, https://www.example.com) whose pages "
+        "may call the tracking endpoints with any ingest key that names no origins of its "
+        "own (keys created with --origin name theirs).",
+    )
+    public_key_rate: int = Field(
+        default=600,
+        ge=1,
+        description="Tracking calls per minute one public (browser) key may make from one "
+        "client address (429 with Retry-After beyond).",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _normal_origins(cls, value: list[str]) -> list[str]:
+        try:
+            return sorted({normalize_origin(origin) for origin in value})
+        except LeadgateError as exc:
+            raise ValueError(f"LEADGATE_CORS_ORIGINS: {exc}") from None
 
     @field_validator("database_url")
     @classmethod

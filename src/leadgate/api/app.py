@@ -24,6 +24,7 @@ from leadgate.exceptions import (
     PermissionDeniedError,
     TransitionError,
 )
+from leadgate.ingest.browser import TrackingCors
 from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
 from leadgate.ingest.views import router as ingest_router
 from leadgate.ingest.views import segment_router
@@ -212,4 +213,6 @@ def create_app(
 
     mount_web(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    # outermost: even a refusal by the layers below carries CORS for an allowed site
+    app.add_middleware(TrackingCors, origins=lambda: app.state.leadgate.allowed_origins)
     return app

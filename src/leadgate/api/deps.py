@@ -23,9 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from leadgate.actions.playbooks import Playbooks
 from leadgate.config import Settings
 from leadgate.db.engine import Database
+from leadgate.ingest.browser import AllowedOrigins, RateLimiter
 from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.writer import GroupWriter
-from leadgate.keys.service import Scope, allows, authenticate
+from leadgate.keys.service import Scope, allows, authenticate, public_origins
 from leadgate.leads.models import StageChange
 from leadgate.qualification.handoff import HandoffPolicy, hand_off
 from leadgate.scoring.nodes import ScoringModel
@@ -59,6 +60,8 @@ class Caller:
     name: str
     scope: str
     viewer: Viewer | None = None
+    #: the site origins of a public (browser) key; None for a server key
+    origins: tuple[str, ...] | None = None
 
     @property
     def actor(self) -> str:
@@ -121,6 +124,10 @@ class ServiceState:
     reads: Database = field(init=False)
     #: the ingest writer's own connection (its SQLite ``data_version`` counts the others')
     writes: Database = field(init=False)
+    #: the origins a tracking preflight is answered for
+    allowed_origins: AllowedOrigins = field(init=False)
+    #: calls per public key and client address
+    public_rate: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.reads = self.database.with_own_pool()
@@ -129,6 +136,12 @@ class ServiceState:
         self.handoff_policy = HandoffPolicy(
             playbooks=self.playbooks, fallback_owner=self.settings.fallback_owner
         )
+        self.allowed_origins = AllowedOrigins(self.settings.cors_origins, self._public_origins)
+        self.public_rate = RateLimiter(self.settings.public_key_rate)
+
+    def _public_origins(self) -> set[str]:
+        with self.reads.snapshot() as db_session:
+            return public_origins(db_session)
 
     @property
     def live(self) -> LiveLeads:
@@ -185,16 +198,25 @@ def _lookup(service: ServiceState, secret: str) -> Caller | None:
         if key is None:
             return None
         if key.user_id is None:
-            return Caller(key.id, key.name, key.scope)
+            origins = None if key.origins is None else tuple(key.origins)
+            return Caller(key.id, key.name, key.scope, origins=origins)
         user = db_session.get(User, key.user_id)
         if user is None or user.disabled_at is not None:
             return None  # a disabled user's keys stop working with them
         return Caller(key.id, key.name, key.scope, viewer_for(db_session, user))
 
 
-async def authorize(request: Request, needed: Scope) -> Caller:
-    """The caller of ``request`` if its key grants ``needed`` (else 401 or 403)."""
-    secret = _secret(request)
+async def authorize(
+    request: Request, needed: Scope, *, secret: str | None = None, public: bool = False
+) -> Caller:
+    """The caller of ``request`` if its key grants ``needed`` (else 401 or 403).
+
+    The key is the request's ``Authorization`` (else ``secret``: a browser SDK's
+    ``writeKey`` in the body). A public key (one with origins) is refused unless
+    ``public``: it only calls the tracking endpoints, whose answers say nothing
+    about leads.
+    """
+    secret = _secret(request) or secret
     if secret is None:
         raise HTTPException(
             401,
@@ -214,6 +236,10 @@ async def authorize(request: Request, needed: Scope) -> Caller:
     if not allows(caller.scope, needed):
         raise HTTPException(
             403, f"a {caller.scope} key cannot call this endpoint (needs {needed.value})"
+        )
+    if caller.origins is not None and not public:
+        raise HTTPException(
+            403, "a public key (created with --origin) only calls the tracking endpoints under /v1"
         )
     return caller
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 from rich.table import Table
 
@@ -22,6 +24,12 @@ def create(
     user: str | None = typer.Option(
         None, "--user", help="The user the key acts as (their email): their role applies."
     ),
+    origin: list[str] = typer.Option(
+        [],
+        "--origin",
+        help="A site (https://www.example.com) whose pages may use this ingest key from "
+        "browsers; repeat for more. Makes a public key: tracking endpoints only.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Create a key and print its secret once; only a hash is stored."""
@@ -36,6 +44,7 @@ def create(
                     scope=scope,
                     now=utcnow(),
                     user_id=None if owner is None else owner.id,
+                    origins=origin,
                 )
                 row = {
                     "id": key.id,
@@ -43,6 +52,7 @@ def create(
                     "scope": key.scope,
                     "prefix": key.prefix,
                     "user": None if owner is None else owner.email,
+                    "origins": key.origins or [],
                 }
         finally:
             db.dispose()
@@ -50,6 +60,8 @@ def create(
         emit_json({"ok": True, **row, "key": secret})
         return
     owned = f" acting as {row['user']}" if row["user"] else ""
+    if row["origins"]:
+        owned += f" for pages on {', '.join(row['origins'])}"
     console.print(f"created {row['scope']} key [bold]{row['name']}[/] ({row['id']}){owned}")
     console.print(f"key: [bold]{secret}[/]")
     console.print("[dim]store it now: it is not shown again (only its hash is kept)[/]")
@@ -62,7 +74,7 @@ def list_command(as_json: bool = JsonOption) -> None:
         db = database()
         try:
             with db.session() as session:
-                rows = [
+                rows: list[dict[str, Any]] = [
                     {
                         "id": key.id,
                         "name": key.name,
@@ -71,6 +83,7 @@ def list_command(as_json: bool = JsonOption) -> None:
                         "created_at": key.created_at.isoformat(),
                         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
                         "user_id": key.user_id,
+                        "origins": key.origins or [],
                     }
                     for key in list_keys(session)
                 ]
@@ -79,13 +92,16 @@ def list_command(as_json: bool = JsonOption) -> None:
     if as_json:
         emit_json({"ok": True, "keys": rows})
         return
-    table = Table("id", "name", "scope", "prefix", "created", "revoked", title="API keys")
+    table = Table(
+        "id", "name", "scope", "prefix", "origins", "created", "revoked", title="API keys"
+    )
     for row in rows:
         table.add_row(
             row["id"],
             row["name"],
             row["scope"],
             row["prefix"],
+            " ".join(row["origins"]),
             str(row["created_at"])[:19],
             str(row["revoked_at"] or "")[:19],
         )

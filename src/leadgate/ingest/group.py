@@ -46,6 +46,9 @@ class Job:
     future: asyncio.Future[Any]
     events: Sequence[EventCreate] = ()
     messages: list[dict[str, Any]] | None = None
+    #: sent with a public (browser) key: an identify fills a known lead's empty
+    #: fields only (see :func:`apply_segment`)
+    public: bool = False
     #: when waiting for another writer's lock stops (monotonic; set on the first wait)
     deadline: float | None = None
 
@@ -166,6 +169,8 @@ def apply_group(
                 names=context.event_names,
                 now=now,
                 live=context.live,
+                public=job.public,
+                key_id=job.key_id,
             )
             handoff(applied.ingest.qualified)
             # identify, group and merges change leads under the memory

@@ -1,18 +1,22 @@
 """Thin routers: native event ingest (``/api/v1/events``) and the Segment-compatible
-tracking API (``/v1/track|identify|group|page|batch``)."""
+tracking API (``/v1/track|identify|group|page|screen|alias|batch``, and the short
+paths Segment's browser library posts to: ``/v1/t|i|g|p|s|a|b``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+import math
+from typing import Any, TypeVar
 
 import orjson
-from fastapi import APIRouter, Body, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, ValidationError
 
-from leadgate.api.deps import Caller, IngestKey, authorize, state
+from leadgate.api.deps import Caller, authorize, state
+from leadgate.common.ids import utcnow
 from leadgate.events.schemas import EventCreate
+from leadgate.ingest.browser import correct_skew, origin_refusal
 from leadgate.ingest.schemas import IngestAnswer, SegmentAck, SegmentBatchAnswer
 from leadgate.ingest.segment import SegmentResult
 from leadgate.ingest.service import IngestResult
@@ -113,49 +117,107 @@ async def _segment(
     request: Request, caller: Caller, messages: list[dict[str, Any]]
 ) -> SegmentResult:
     try:
-        return await state(request).writer.segment(messages, key_id=caller.key_id)
+        return await state(request).writer.segment(
+            messages, key_id=caller.key_id, public=caller.origins is not None
+        )
     except KeyRevokedError:
         raise HTTPException(401, "API key revoked", headers={"WWW-Authenticate": "Basic"}) from None
 
 
-async def _single(
-    kind: str, request: Request, caller: Caller, body: dict[str, Any]
-) -> dict[str, Any]:
-    result = await _segment(request, caller, [{**body, "type": kind}])
+async def _tracking_body(request: Request) -> tuple[dict[str, Any], Caller]:
+    """The JSON object a tracking call posted (``application/json`` or, from browser
+    SDKs, ``text/plain``) and its checked caller: the key from ``Authorization`` or
+    the body's ``writeKey``, the page's origin allowed for it, a public key within
+    its rate."""
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise HTTPException(400, "body: not valid JSON") from None
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body: expected a JSON object")
+    write_key = body.pop("writeKey", None)
+    caller = await authorize(
+        request,
+        Scope.INGEST,
+        secret=write_key if isinstance(write_key, str) else None,
+        public=True,
+    )
+    service = state(request)
+    origin = request.headers.get("origin")
+    refused = origin_refusal(
+        None if origin is None else origin.lower(), caller.origins, service.settings.cors_origins
+    )
+    if refused is not None:
+        raise HTTPException(403, refused)
+    if caller.origins is not None:
+        client = request.client.host if request.client is not None else "-"
+        wait = service.public_rate.wait(caller.key_id, client)
+        if wait > 0:
+            raise HTTPException(
+                429,
+                "too many calls from this client with this key",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+    return body, caller
+
+
+def _public_check(caller: Caller, message: dict[str, Any]) -> str | None:
+    """Why a public key's message is refused: it must name its visitor (browser SDKs
+    always send an ``anonymousId``), so no answer depends on which leads exist."""
+    if caller.origins is None:
+        return None
+    anonymous = message.get("anonymousId")
+    if not isinstance(anonymous, str) or not anonymous.strip():
+        return "anonymousId: required with a public key"
+    return None
+
+
+async def _single(kind: str, request: Request) -> dict[str, Any]:
+    body, caller = await _tracking_body(request)
+    message = correct_skew({**body, "type": kind}, None, utcnow())
+    refused = _public_check(caller, message)
+    if refused is not None:
+        raise HTTPException(400, f"{kind}: {refused}")
+    result = await _segment(request, caller, [message])
     if result.rejected:
         raise HTTPException(400, result.rejected[0]["error"])
     return {"success": True}
 
 
-Message = Annotated[dict[str, Any], Body()]
+def _tracked(kind: str, summary: str) -> Any:
+    async def endpoint(request: Request) -> dict[str, Any]:
+        return await _single(kind, request)
+
+    endpoint.__doc__ = summary
+    return endpoint
 
 
-@segment_router.post("/track", response_model=SegmentAck)
-async def track(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return await _single("track", request, caller, body)
+_MESSAGE_BODY = _documented({"type": "object", "additionalProperties": True})
+#: Segment's spec paths and the short ones its browser library posts to
+_KINDS = {
+    "track": "t",
+    "identify": "i",
+    "group": "g",
+    "page": "p",
+    "screen": "s",
+    "alias": "a",
+}
+for _kind, _short in _KINDS.items():
+    for _path in (f"/{_kind}", f"/{_short}"):
+        segment_router.add_api_route(
+            _path,
+            _tracked(_kind, f"Segment {_kind}: JSON or text/plain, key in a header or writeKey"),
+            methods=["POST"],
+            response_model=SegmentAck,
+            summary=f"Segment {_kind}" + ("" if _path == f"/{_kind}" else " (browser path)"),
+            openapi_extra=_MESSAGE_BODY,
+            name=f"segment_{_kind}" + ("" if _path == f"/{_kind}" else "_short"),
+        )
 
 
-@segment_router.post("/identify", response_model=SegmentAck)
-async def identify(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return await _single("identify", request, caller, body)
-
-
-@segment_router.post("/group", response_model=SegmentAck)
-async def group(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return await _single("group", request, caller, body)
-
-
-@segment_router.post("/page", response_model=SegmentAck)
-async def page(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
-    return await _single("page", request, caller, body)
-
-
-@segment_router.post(
-    "/batch",
-    response_model=SegmentBatchAnswer,
-    summary="Segment batch: each message applied or reported",
-)
-async def batch(body: Message, request: Request, caller: IngestKey) -> dict[str, Any]:
+async def _batch(request: Request) -> dict[str, Any]:
+    body, caller = await _tracking_body(request)
     messages = body.get("batch")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise HTTPException(400, 'batch: expected {"batch": [messages]}')
@@ -164,10 +226,30 @@ async def batch(body: Message, request: Request, caller: IngestKey) -> dict[str,
     context = body.get("context") if isinstance(body.get("context"), dict) else None
     if context:
         messages = [{"context": context, **message} for message in messages]
-    result = await _segment(request, caller, messages)
+    now = utcnow()
+    messages = [correct_skew(message, body.get("sentAt"), now) for message in messages]
+    refused = [(index, _public_check(caller, m)) for index, m in enumerate(messages)]
+    rejected = [{"index": index, "error": why} for index, why in refused if why is not None]
+    kept = [index for index, why in refused if why is None]
+    result = await _segment(request, caller, [messages[index] for index in kept])
+    for item in result.rejected:  # indexes into the request's messages
+        item["index"] = kept[item["index"]]
     return {
         "success": True,
         "accepted": result.accepted,
         "parked": result.parked,
-        "rejected": result.rejected,
+        "rejected": sorted([*rejected, *result.rejected], key=lambda item: item["index"]),
     }
+
+
+for _path in ("/batch", "/b"):
+    segment_router.add_api_route(
+        _path,
+        _batch,
+        methods=["POST"],
+        response_model=SegmentBatchAnswer,
+        summary="Segment batch: each message applied or reported"
+        + ("" if _path == "/batch" else " (browser path)"),
+        openapi_extra=_documented({"type": "object", "required": ["batch"]}),
+        name="segment_batch" + ("" if _path == "/batch" else "_short"),
+    )

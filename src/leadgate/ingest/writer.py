@@ -138,10 +138,14 @@ class GroupWriter:
         result: IngestResult = await self._submit(Job(key_id, future, events=events))
         return result
 
-    async def segment(self, messages: list[dict[str, Any]], *, key_id: str) -> SegmentResult:
-        """Apply Segment messages (each one stored or rejected on its own)."""
+    async def segment(
+        self, messages: list[dict[str, Any]], *, key_id: str, public: bool = False
+    ) -> SegmentResult:
+        """Apply Segment messages (each one stored or rejected on its own); ``public``:
+        sent with a public (browser) key."""
         future = asyncio.get_running_loop().create_future()
-        result: SegmentResult = await self._submit(Job(key_id, future, messages=messages))
+        job = Job(key_id, future, messages=messages, public=public)
+        result: SegmentResult = await self._submit(job)
         return result
 
     async def _submit(self, job: Job) -> Any:

@@ -20,11 +20,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from leadgate.common.ids import new_id
+from leadgate.common.origins import normalize_origin
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.keys.models import ApiKey
 from leadgate.users.models import User
 
-__all__ = ["SCOPES", "Scope", "allows", "authenticate", "create_key", "list_keys", "revoke_key"]
+__all__ = [
+    "SCOPES",
+    "Scope",
+    "allows",
+    "authenticate",
+    "create_key",
+    "list_keys",
+    "normalize_origin",
+    "public_origins",
+    "revoke_key",
+]
 
 
 class Scope(StrEnum):
@@ -48,17 +59,33 @@ def allows(held: Scope | str, needed: Scope | str) -> bool:
     return Scope(needed) in _GRANTS[Scope(held)]
 
 
+def public_origins(session: Session) -> set[str]:
+    """Every origin a live public key allows (a browser's preflight carries no key)."""
+    rows = session.scalars(
+        select(ApiKey.origins).where(ApiKey.revoked_at.is_(None), ApiKey.origins.is_not(None))
+    )
+    return {origin for origins in rows if origins for origin in origins}
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 def create_key(
-    session: Session, *, name: str, scope: str, now: datetime, user_id: str | None = None
+    session: Session,
+    *,
+    name: str,
+    scope: str,
+    now: datetime,
+    user_id: str | None = None,
+    origins: Sequence[str] = (),
 ) -> tuple[ApiKey, str]:
     """Create a key; returns the row and the secret (shown once, never stored).
 
     With ``user_id`` the key belongs to that user (an existing, enabled one) and acts
     as them: their role limits what it sees and moves, and history names them.
+    With ``origins`` it is a public ingest key for web pages on those sites: it only
+    calls the tracking endpoints, from those origins (docs/website-tracking.md).
     """
     try:
         chosen = Scope(scope)
@@ -73,6 +100,11 @@ def create_key(
             raise NotFoundError(f"no user {user_id!r}")
         if user.disabled_at is not None:
             raise LeadgateError(f"user {user.email} is disabled: a key of theirs would not work")
+    allowed = sorted({normalize_origin(origin) for origin in origins})
+    if allowed and chosen is not Scope.INGEST:
+        raise LeadgateError("--origin makes a public key for web pages: only ingest keys can be")
+    if allowed and user_id is not None:
+        raise LeadgateError("a public key (with origins) cannot act as a user")
     secret = f"lg_{chosen.value}_{secrets.token_urlsafe(30)}"
     key = ApiKey(
         id=new_id("key"),
@@ -83,6 +115,7 @@ def create_key(
         created_at=now,
         revoked_at=None,
         user_id=user_id,
+        origins=allowed or None,
     )
     session.add(key)
     session.flush()
