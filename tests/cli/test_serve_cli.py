@@ -36,6 +36,30 @@ def test_keys_create_list_revoke(cli: CliRunner) -> None:
     assert bad.exit_code == 2 and "unknown scope" in bad.output
 
 
+def test_keys_create_with_origins_makes_a_public_key(cli: CliRunner) -> None:
+    created = cli.invoke(
+        app,
+        [
+            "keys", "create", "--scope", "ingest", "--name", "site",
+            "--origin", "https://WWW.example.com", "--origin", "http://127.0.0.1:8080", "--json",
+        ],
+    )  # fmt: skip
+    assert created.exit_code == 0, created.output
+    assert json.loads(created.output)["origins"] == [
+        "http://127.0.0.1:8080",
+        "https://www.example.com",
+    ]
+    listed = json.loads(cli.invoke(app, ["keys", "list", "--json"]).output)["keys"]
+    assert listed[0]["origins"] == ["http://127.0.0.1:8080", "https://www.example.com"]
+    for args, why in (
+        (["--scope", "admin", "--origin", "https://x.com"], "only ingest keys"),
+        (["--scope", "ingest", "--origin", "https://x.com/page"], "no path"),
+    ):
+        bad = cli.invoke(app, ["keys", "create", "--name", "x", *args])
+        assert bad.exit_code == 2 and why in bad.output, bad.output
+    assert len(json.loads(cli.invoke(app, ["keys", "list", "--json"]).output)["keys"]) == 1
+
+
 def test_serve_answers_with_openapi_and_rejects_bad_playbooks(
     cli: CliRunner, database_url: str, tmp_path: Path
 ) -> None:
