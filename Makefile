@@ -8,6 +8,8 @@ STAMP := $(VENV)/.installed
 # front-end packages (npm, through package-lock.json) copied into the package
 VENDOR := src/leadgate/web/static/vendor
 ASSETS := $(VENDOR)/.built
+# the browser SDKs the website-tracking tests load (tests/web/tracking_site), from npm
+TRACKING_VENDOR := build/tracking-site/vendor
 # parallel test workers (pytest-xdist): one per core by default
 TEST_WORKERS ?= auto
 
@@ -27,6 +29,9 @@ $(ASSETS): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	mkdir -p $(VENDOR)
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chart.umd.min.js
+	mkdir -p $(TRACKING_VENDOR)
+	cp node_modules/@segment/analytics-next/dist/umd/index.js $(TRACKING_VENDOR)/analytics-next.umd.js
+	cp node_modules/@rudderstack/analytics-js/dist/npm/modern/bundled/umd/index.js $(TRACKING_VENDOR)/rudderstack.umd.js
 	@touch $(ASSETS)
 
 assets: $(ASSETS)
@@ -54,4 +59,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/rescore.py
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR) .pytest_cache .mypy_cache .ruff_cache leadgate-demo.db* *.rejects.*
+	rm -rf $(VENV) node_modules $(VENDOR) $(TRACKING_VENDOR) .pytest_cache .mypy_cache .ruff_cache leadgate-demo.db* *.rejects.*
