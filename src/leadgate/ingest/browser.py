@@ -34,7 +34,20 @@ __all__ = [
 ]
 
 #: the request headers the SDKs send that a preflight may ask for
-_ALLOWED_HEADERS = ("content-type", "authorization", "anonymousid")
+_ALLOWED_HEADERS = (
+    "content-type",
+    "authorization",
+    "anonymousid",
+    # RudderStack's XHR sends SentAt on every call, and these on retries;
+    # Segment's analytics-next sends X-Retry-Count on retries
+    "sentat",
+    "rsa-recovered",
+    "rsa-retry-attempt",
+    "rsa-since-last-attempt",
+    "rsa-since-first-attempt",
+    "rsa-retry-reason",
+    "x-retry-count",
+)
 _PREFLIGHT_MAX_AGE = "600"
 
 
