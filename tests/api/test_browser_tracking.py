@@ -94,6 +94,16 @@ class TestBrowserPaths:
             {"index": 1, "error": "anonymousId: required with a public key"}
         ]
 
+    def test_rudderstack_s_beacon_batch_takes_the_key_from_the_query(
+        self, site: tuple[Service, str]
+    ) -> None:
+        service, key = site
+        body = {"batch": [{"type": "page", "anonymousId": "v-9", "properties": {"url": "/"}}]}
+        answer = _post(service.url, f"/beacon/v1/batch?writeKey={key}", body, Origin=SITE)
+        assert answer.status_code == 200 and answer.json()["parked"] == 1
+        assert answer.headers["access-control-allow-origin"] == SITE
+        assert _post(service.url, "/beacon/v1/batch", body, Origin=SITE).status_code == 401
+
     def test_bad_bodies_are_400s_that_say_why(self, site: tuple[Service, str]) -> None:
         service, _ = site
         broken = httpx.post(service.url + "/v1/t", content=b"{not json", timeout=10)

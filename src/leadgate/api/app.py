@@ -26,8 +26,8 @@ from leadgate.exceptions import (
 )
 from leadgate.ingest.browser import TrackingCors
 from leadgate.ingest.segment import DEFAULT_EVENT_NAMES
+from leadgate.ingest.views import beacon_router, segment_router
 from leadgate.ingest.views import router as ingest_router
-from leadgate.ingest.views import segment_router
 from leadgate.leads.views import router as leads_router
 from leadgate.reports.views import router as reports_router
 from leadgate.reps.views import router as reps_router
@@ -180,6 +180,7 @@ def create_app(
     # the tracking endpoints first: routes are matched in order
     app.include_router(ingest_router)
     app.include_router(segment_router)
+    app.include_router(beacon_router)
     app.include_router(leads_router)
     app.include_router(accounts_router)
     app.include_router(reps_router)

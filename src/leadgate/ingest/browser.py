@@ -108,15 +108,16 @@ def origin_refusal(
 
 
 class TrackingCors:
-    """ASGI middleware: CORS for the tracking endpoints under ``/v1/`` only (the REST
-    API and the web app are never opened to other sites)."""
+    """ASGI middleware: CORS for the tracking endpoints under ``/v1/`` and
+    ``/beacon/v1/`` only (the REST API and the web app are never opened to other
+    sites)."""
 
     def __init__(self, app: ASGIApp, origins: Callable[[], AllowedOrigins]) -> None:
         self.app = app
         self.origins = origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith(("/v1/", "/beacon/v1/")):
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)

@@ -23,10 +23,12 @@ from leadgate.ingest.service import IngestResult
 from leadgate.ingest.writer import KeyRevokedError
 from leadgate.keys.service import Scope
 
-__all__ = ["router", "segment_router"]
+__all__ = ["beacon_router", "router", "segment_router"]
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 segment_router = APIRouter(prefix="/v1", tags=["segment"])
+#: RudderStack's ``useBeacon`` transport posts its batches here
+beacon_router = APIRouter(prefix="/beacon/v1", tags=["segment"])
 MAX_BATCH = 1_000
 
 
@@ -124,11 +126,13 @@ async def _segment(
         raise HTTPException(401, "API key revoked", headers={"WWW-Authenticate": "Basic"}) from None
 
 
-async def _tracking_body(request: Request) -> tuple[dict[str, Any], Caller]:
+async def _tracking_body(
+    request: Request, query_key: bool = False
+) -> tuple[dict[str, Any], Caller]:
     """The JSON object a tracking call posted (``application/json`` or, from browser
-    SDKs, ``text/plain``) and its checked caller: the key from ``Authorization`` or
-    the body's ``writeKey``, the page's origin allowed for it, a public key within
-    its rate."""
+    SDKs, ``text/plain``) and its checked caller: the key from ``Authorization``, the
+    body's ``writeKey`` (or, for a beacon, ``?writeKey=``), the page's origin allowed
+    for it, a public key within its rate."""
     raw = await request.body()
     try:
         body = orjson.loads(raw)
@@ -137,6 +141,8 @@ async def _tracking_body(request: Request) -> tuple[dict[str, Any], Caller]:
     if not isinstance(body, dict):
         raise HTTPException(400, "body: expected a JSON object")
     write_key = body.pop("writeKey", None)
+    if query_key and write_key is None:
+        write_key = request.query_params.get("writeKey")
     caller = await authorize(
         request,
         Scope.INGEST,
@@ -216,8 +222,8 @@ for _kind, _short in _KINDS.items():
         )
 
 
-async def _batch(request: Request) -> dict[str, Any]:
-    body, caller = await _tracking_body(request)
+async def _batch(request: Request, query_key: bool = False) -> dict[str, Any]:
+    body, caller = await _tracking_body(request, query_key)
     messages = body.get("batch")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise HTTPException(400, 'batch: expected {"batch": [messages]}')
@@ -253,3 +259,13 @@ for _path in ("/batch", "/b"):
         openapi_extra=_documented({"type": "object", "required": ["batch"]}),
         name="segment_batch" + ("" if _path == "/batch" else "_short"),
     )
+
+
+@beacon_router.post(
+    "/batch",
+    response_model=SegmentBatchAnswer,
+    summary="RudderStack's beacon batch (navigator.sendBeacon, key in ?writeKey=)",
+    openapi_extra=_documented({"type": "object", "required": ["batch"]}),
+)
+async def beacon_batch(request: Request) -> dict[str, Any]:
+    return await _batch(request, query_key=True)
