@@ -38,7 +38,7 @@ class TestMigrations:
         from leadgate.db.engine import alembic_config
 
         head = ScriptDirectory.from_config(alembic_config(second.engine)).get_current_head()
-        assert version == head == "0012"
+        assert version == head == "0014"
 
     @pytest.mark.skipif(USING_POSTGRES, reason="migrates a database of its own from 0005")
     def test_upgrade_counts_the_events_already_stored(self, tmp_path: Path) -> None:

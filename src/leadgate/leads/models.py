@@ -52,6 +52,19 @@ class Lead(Base):
     #: inserting transaction (``insert_event_rows``, merges): the service checks
     #: its in-memory histories against it without counting events
     events_stored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: marketing attribution from tracking calls (``leadgate.leads.touches``): the
+    #: earliest touch by event time and the latest non-direct one, with their
+    #: default channel group; NULL until a tracked visit is known
+    first_touch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_touch_source: Mapped[str | None] = mapped_column(String(200))
+    first_touch_medium: Mapped[str | None] = mapped_column(String(100))
+    first_touch_campaign: Mapped[str | None] = mapped_column(String(300))
+    first_touch_channel: Mapped[str | None] = mapped_column(String(32))
+    latest_touch_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    latest_touch_source: Mapped[str | None] = mapped_column(String(200))
+    latest_touch_medium: Mapped[str | None] = mapped_column(String(100))
+    latest_touch_campaign: Mapped[str | None] = mapped_column(String(300))
+    latest_touch_channel: Mapped[str | None] = mapped_column(String(32))
 
 
 class LeadAlias(Base):

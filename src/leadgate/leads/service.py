@@ -22,6 +22,7 @@ from leadgate.events.models import Event
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.leads.models import Lead, LeadAlias, Qualification, StageChange
 from leadgate.leads.schemas import LeadCreate, LeadUpdate
+from leadgate.leads.touches import merge_lead_touches
 from leadgate.lifecycle import LISTED_REASON, NEEDS_REASON, STAGE_DEPTH, Stage, check_transition
 from leadgate.scorecards.models import Prediction, ScoreAdjustment, StoredScorecard
 from leadgate.scoring.records import email_domain
@@ -398,6 +399,7 @@ def merge_leads(session: Session, *, keep: Lead, drop: Lead, actor: str, now: da
     for name in (*_FIELDS, "account_id"):
         if getattr(keep, name) is None and getattr(drop, name) is not None:
             setattr(keep, name, getattr(drop, name))
+    merge_lead_touches(keep, drop)  # the earliest and latest touch of either
     if (keep.owner is None or keep.owner.startswith("queue:")) and drop.owner is not None:
         keep.owner = drop.owner  # a rep already working the other one keeps it
     keep.attributes = {**(drop.attributes or {}), **(keep.attributes or {})}
