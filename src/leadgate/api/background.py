@@ -1,6 +1,7 @@
 """Work ``leadgate serve`` does between requests: webhook deliveries and the scheduler.
 
-* The delivery worker sends due webhook deliveries; it wakes at once when a
+* The delivery worker sends due webhook deliveries, each subscription in a
+  bounded lane of its own behind a circuit breaker; it wakes at once when a
   request committed new outbox messages, and at least every second for retries.
 * The scheduler runs every ``scheduler_interval_seconds`` (default 5 minutes):
   SLA escalation of overdue tasks, the optional MQL expiry, and, when the MQL
@@ -35,7 +36,7 @@ from leadgate.qualification.service import enter_stage, qualify_leads
 from leadgate.scorecards.service import evaluate_leads
 from leadgate.tasks.models import Task
 from leadgate.tasks.service import escalate_overdue
-from leadgate.webhooks.worker import deliver_due
+from leadgate.webhooks.worker import Dispatcher
 
 __all__ = ["Background", "next_deadline", "run_scheduler_once", "run_sla_once"]
 
@@ -196,17 +197,11 @@ class Background:
             thread.join(timeout=15)
 
     def _deliveries(self) -> None:
+        """Each subscription in its own bounded lane (see :class:`Dispatcher`)."""
         with httpx.Client(timeout=10) as client:
-            while not self.stopping.is_set():
-                self.service.outbox_ready.wait(timeout=1.0)
-                self.service.outbox_ready.clear()
-                try:
-                    while deliver_due(self.service.database, now=utcnow(), client=client) and (
-                        not self.stopping.is_set()
-                    ):
-                        pass
-                except Exception:  # keep delivering after a database hiccup
-                    log.exception("webhook delivery pass failed")
+            Dispatcher(self.service.database, client=client, wake=self.service.outbox_ready).serve(
+                self.stopping
+            )
 
     def _scheduler(self) -> None:
         interval = self.service.settings.scheduler_interval_seconds
