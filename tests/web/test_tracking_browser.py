@@ -85,8 +85,17 @@ mql:
 """
 
 
+#: each SDK's bundle and name, filled into the site's pages (``tracking_site/pages``)
+SDK_PAGES = {
+    "segment": {"bundle": "analytics-next.umd.js", "sdk": "Segment analytics-next"},
+    "rudderstack": {"bundle": "rudderstack.umd.js", "sdk": "RudderStack analytics-js"},
+}
+
+
 class _SiteHandler(SimpleHTTPRequestHandler):
-    """The test site's files, the SDK bundles under ``/vendor/`` and ``/config.js``."""
+    """The test site's files, its pages per SDK (``/segment/pricing.html`` is
+    ``pages/pricing.html`` loading Segment's bundle and ``segment/tracking.js``), the
+    SDK bundles under ``/vendor/`` and ``/config.js``."""
 
     config: ClassVar[dict[str, str]] = {}
 
@@ -97,12 +106,22 @@ class _SiteHandler(SimpleHTTPRequestHandler):
         return super().translate_path(path)
 
     def do_GET(self) -> None:
-        if self.path.split("?", 1)[0] != "/config.js":
+        route = self.path.split("?", 1)[0]
+        sdk, _, page = route.strip("/").partition("/")
+        if sdk in SDK_PAGES and "/" not in page and (SITE / "pages" / page).is_file():
+            html = (SITE / "pages" / page).read_text("utf-8")
+            for name, value in SDK_PAGES[sdk].items():
+                html = html.replace("{{" + name + "}}", value)
+            self._send(html.encode(), "text/html; charset=utf-8")
+            return
+        if route != "/config.js":
             super().do_GET()
             return
-        body = f"window.LEADGATE = {json.dumps(self.config)};\n".encode()
+        self._send(f"window.LEADGATE = {json.dumps(self.config)};\n".encode(), "text/javascript")
+
+    def _send(self, body: bytes, content_type: str) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "text/javascript")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
