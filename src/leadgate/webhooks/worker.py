@@ -46,6 +46,8 @@ from leadgate.webhooks.claims import Job, claim_due, dead_letter_held, record_at
 __all__ = ["Dispatcher", "deliver_due", "signed_headers"]
 
 log = logging.getLogger("leadgate.webhooks")
+#: how often deliveries held by open circuits are checked for their 24 hours
+_SWEEP_EVERY = timedelta(minutes=1)
 
 
 def signed_headers(secret: str, message_id: str, at: datetime, body: str) -> dict[str, str]:
@@ -93,6 +95,7 @@ class Dispatcher:
         self.attempted = 0
         self.claimed = 0
         self._in_flight: dict[str, int] = {}
+        self._swept: datetime | None = None  # when held deliveries were last checked
         self._changed = threading.Condition()
         self._pool = ThreadPoolExecutor(max_workers, thread_name_prefix="leadgate-webhook")
 
@@ -124,7 +127,8 @@ class Dispatcher:
                 sub for sub, count in self._in_flight.items() if self._room(sub, now, count) <= 0
             }
             held = self.breaker.open_circuits(now=now)
-        if held:
+        if held and (self._swept is None or now - self._swept >= _SWEEP_EVERY):
+            self._swept = now
             dead = dead_letter_held(self.database, now=now, held=held)
             if dead:
                 log.warning("%d webhook deliveries dead-lettered behind open circuits", dead)
