@@ -373,3 +373,46 @@ class TestFunnel:
         result = cli.invoke(app, ["report", "funnel", "--by", "planet"])
         assert result.exit_code == 2
         assert "choose one of" in result.output
+
+
+class TestTouchBreakdowns:
+    """The funnel and the backtest group by the leads' attribution columns."""
+
+    @pytest.fixture
+    def touched(self, db: Database, history: dict[str, Path]) -> dict[str, Path]:
+        """l1, l2 came from paid search, l3, l4 from e-mail; l5 has no touch."""
+        first = {"l1": "paid_search", "l2": "paid_search", "l3": "email", "l4": "email"}
+        with db.session() as session:
+            for lead_id, channel in first.items():
+                lead = session.get(Lead, lead_id)
+                assert lead is not None
+                lead.first_touch_channel = channel
+                lead.first_touch_at = DAY0
+        return history
+
+    def test_the_funnel_by_first_touch_channel(
+        self, cli: CliRunner, touched: dict[str, Path]
+    ) -> None:
+        out = _run(cli, "report", "funnel", "--by", "first_touch_channel")
+        assert out["by"] == "first_touch_channel"
+        rates = {
+            group["value"]: {(c["from"], c["to"]): c["converted"] for c in group["conversions"]}
+            for group in out["groups"]
+        }
+        assert rates["paid_search"][("mql", "sql")] == 2
+        assert rates["email"][("mql", "sql")] == 0
+
+    def test_the_backtest_by_first_touch_channel(
+        self, cli: CliRunner, touched: dict[str, Path]
+    ) -> None:
+        args = ("backtest", "--model", str(touched["model"]), "--outcome", "sql", *PERIOD)
+        out = _run(cli, *args, "--by", "first_touch_channel")
+        (model,) = out["models"]
+        assert out["by"] == model["by"] == "first_touch_channel"
+        groups = model["by_first_touch_channel"]
+        assert (groups["paid_search"]["mqls"], groups["email"]["mqls"]) == (1, 2)
+        assert groups["paid_search"]["recall"] == 0.5
+        refused = cli.invoke(app, [*args, "--by", "cohort", "--json"])
+        assert refused.exit_code != 0 and "first_touch_channel" in refused.output
+        table = cli.invoke(app, [*args, "--by", "first_touch_channel"])
+        assert table.exit_code == 0 and "by first_touch_channel" in table.output

@@ -87,7 +87,9 @@ class ModelScore:
     outcome_before_mql: int = 0
     per_week: Counter[date] = field(default_factory=Counter)
     lead_times: list[float] = field(default_factory=list)
-    by_channel: dict[str, Rates] = field(default_factory=lambda: defaultdict(Rates))
+    #: the rates per value of the breakdown ``by`` (a report field, channel by default)
+    by: str = "channel"
+    by_group: dict[str, Rates] = field(default_factory=lambda: defaultdict(Rates))
     mql_leads: set[str] = field(default_factory=set)
 
     @property
@@ -104,7 +106,7 @@ class ModelScore:
         while monday <= self.period.end:
             weeks.append({"week": monday.isoformat(), "mqls": self.per_week.get(monday, 0)})
             monday += timedelta(days=7)
-        channels = sorted(self.by_channel.items(), key=lambda item: (-item[1].mqls, item[0]))
+        groups = sorted(self.by_group.items(), key=lambda item: (-item[1].mqls, item[0]))
         return {
             "label": self.label,
             **self.totals.to_dict(),
@@ -113,7 +115,8 @@ class ModelScore:
             "outcome_before_mql": self.outcome_before_mql,
             "median_days_mql_to_outcome": _round(self.median_lead_time_days, 1),
             "per_week": weeks,
-            "by_channel": {name: rates.to_dict() for name, rates in channels},
+            "by": self.by,
+            f"by_{self.by}": {name: rates.to_dict() for name, rates in groups},
         }
 
 
@@ -125,27 +128,30 @@ def score_mqls(
     label: str,
     first_mql: Mapping[str, datetime],
     outcomes: Mapping[str, Outcome],
-    channels: Mapping[str, str | None],
+    groups: Mapping[str, str | None],
     period: Period,
+    *,
+    by: str = "channel",
 ) -> ModelScore:
-    """Compare first-MQL instants with outcomes over ``period``."""
-    result = ModelScore(label=label, period=period)
+    """Compare first-MQL instants with outcomes over ``period``; ``groups`` holds each
+    lead's value of the breakdown ``by``."""
+    result = ModelScore(label=label, period=period, by=by)
     for lead_id, at in first_mql.items():
         if at.date() < period.start:
             result.before_period += 1
             continue
         if not period.holds(at):
             continue
-        channel = channels.get(lead_id) or "(none)"
+        group = groups.get(lead_id) or "(none)"
         result.mql_leads.add(lead_id)
         result.totals.mqls += 1
-        result.by_channel[channel].mqls += 1
+        result.by_group[group].mqls += 1
         result.per_week[week_of(at.date())] += 1
         outcome = outcomes.get(lead_id)
         if outcome is None:
             continue
         result.totals.reached += 1
-        result.by_channel[channel].reached += 1
+        result.by_group[group].reached += 1
         if outcome.at is not None:
             if outcome.at.date() < at.date():
                 result.outcome_before_mql += 1
@@ -163,12 +169,12 @@ def score_mqls(
             caught = mql_at is not None and mql_at.date() <= outcome.at.date()
         if not in_period:
             continue
-        channel = channels.get(lead_id) or "(none)"
+        group = groups.get(lead_id) or "(none)"
         result.totals.outcome_leads += 1
-        result.by_channel[channel].outcome_leads += 1
+        result.by_group[group].outcome_leads += 1
         if caught:
             result.totals.caught += 1
-            result.by_channel[channel].caught += 1
+            result.by_group[group].caught += 1
     return result
 
 

@@ -19,7 +19,7 @@ from leadgate.backtest.shape import model_shape
 from leadgate.engines.compiler import CHECKPOINT_COLUMN, compile_model
 from leadgate.exceptions import LeadgateError
 from leadgate.lifecycle import Stage
-from leadgate.reports.history import History, read_history
+from leadgate.reports.history import DIMENSIONS, History, read_history
 from leadgate.rescoring.reader import operational_schema, read_operational
 from leadgate.scoring.nodes import ScoringModel
 
@@ -137,6 +137,7 @@ class BacktestReport:
         return {
             "period": {"from": self.period.start.isoformat(), "to": self.period.end.isoformat()},
             "outcome": self.outcome,
+            "by": self.recorded.by,
             "leads": self.leads,
             "events_read": self.events,
             "read_seconds": round(self.read_seconds, 3),
@@ -181,8 +182,13 @@ def run_backtest(
     outcome: str,
     period: Period,
     progress: Callable[[str, float], None] | None = None,
+    by: str = "channel",
 ) -> BacktestReport:
-    """Replay each model up to the period's end and score its MQLs against ``outcome``."""
+    """Replay each model up to the period's end and score its MQLs against ``outcome``,
+    overall and per value of the report breakdown ``by`` (a lead field of DIMENSIONS)."""
+    if by not in DIMENSIONS or by == "cohort":
+        choices = ", ".join(name for name in DIMENSIONS if name != "cohort")
+        raise LeadgateError(f"--by {by}: choose one of {choices}")
     if len({model.label for model in models}) < len(models):
         raise LeadgateError(
             f"--compare: both models are {models[0].label}; raise the version "
@@ -192,8 +198,8 @@ def run_backtest(
         model_shape(model)  # refuse what cannot be replayed before any work
     outcomes: dict[str, Outcome] = resolve_outcomes(data.history, outcome)
     leads = data.history.leads
-    channels = dict(
-        zip(leads.column("lead_id").to_pylist(), leads.column("channel").to_pylist(), strict=True)
+    groups = dict(
+        zip(leads.column("lead_id").to_pylist(), leads.column(by).to_pylist(), strict=True)
     )
     emails = dict(
         zip(leads.column("lead_id").to_pylist(), leads.column("email").to_pylist(), strict=True)
@@ -203,9 +209,11 @@ def run_backtest(
         tick = None if progress is None else (lambda p, label=model.label: progress(label, p))
         result = replay(model, data.replay, end=period_end(period), progress=tick)
         first = first_mql_times(result)
-        score = score_mqls(model.label, first, outcomes, channels, period)
+        score = score_mqls(model.label, first, outcomes, groups, period, by=by)
         runs.append(ModelRun(model=model, result=result, first_mql=first, score=score))
-    recorded = score_mqls("on record", _recorded_mqls(data.history), outcomes, channels, period)
+    recorded = score_mqls(
+        "on record", _recorded_mqls(data.history), outcomes, groups, period, by=by
+    )
     report = BacktestReport(
         period=period,
         outcome=outcome,

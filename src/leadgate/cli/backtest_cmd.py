@@ -20,9 +20,13 @@ from leadgate.backtest import (
 from leadgate.cli.output import JsonOption, console, database, emit_json, guard, resolve_model
 from leadgate.config import Settings
 from leadgate.exceptions import LeadgateError
+from leadgate.reports.history import DIMENSIONS
 from leadgate.scoring import load_model_file
 
 __all__ = ["backtest", "period_from_options", "render_report"]
+
+#: A backtest breaks MQLs down by lead fields: every report breakdown but cohort.
+_BREAKDOWNS = [name for name in DIMENSIONS if name != "cohort"]
 
 
 def period_from_options(start: str | None, end: str | None) -> Period:
@@ -73,17 +77,18 @@ def render_report(report: BacktestReport) -> None:
     for index, week in enumerate(columns[0]["per_week"]):
         weeks.add_row(week["week"], *[str(c["per_week"][index]["mqls"]) for c in columns])
     console.print(weeks)
+    by = data["by"]
     for column in data["models"]:
         channels = Table(
-            "channel",
+            by,
             "MQLs",
             "reached",
             "precision",
             "outcome leads",
             "recall",
-            title=f"{column['label']} by channel",
+            title=f"{column['label']} by {by}",
         )
-        for name, rates in column["by_channel"].items():
+        for name, rates in column[f"by_{by}"].items():
             channels.add_row(
                 name,
                 str(rates["mqls"]),
@@ -126,6 +131,11 @@ def backtest(
     end: str | None = typer.Option(
         None, "--to", help="Last day (YYYY-MM-DD, UTC); default yesterday."
     ),
+    by: str = typer.Option(
+        "channel",
+        "--by",
+        help="Break MQLs down by: " + ", ".join(_BREAKDOWNS) + ".",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Replay models over the stored events, point in time, against recorded outcomes."""
@@ -137,7 +147,7 @@ def backtest(
             models.append(load_model_file(compare))
         database(settings).dispose()  # create or migrate before reading
         data = load_backtest_data(settings.database_url, models, end=period_end(period))
-        report = run_backtest(data, models, outcome=outcome, period=period)
+        report = run_backtest(data, models, outcome=outcome, period=period, by=by)
     if as_json:
         emit_json({"ok": True, **report.to_dict()})
         return

@@ -29,7 +29,17 @@ DIMENSIONS: dict[str, str] = {
     "tier": "the account's ABM tier",
     "owner": "the account's owner",
     "cohort": "the month the lead entered the conversion's first stage",
+    "first_touch_channel": "the default channel group of the lead's first tracked touch",
+    "first_touch_source": "the UTM source (else referring site) of the lead's first touch",
+    "first_touch_medium": "the UTM medium of the lead's first touch",
+    "first_touch_campaign": "the UTM campaign of the lead's first touch",
+    "latest_touch_channel": "the default channel group of the lead's latest non-direct touch",
+    "latest_touch_source": "the UTM source (else referring site) of the lead's latest touch",
+    "latest_touch_medium": "the UTM medium of the lead's latest touch",
+    "latest_touch_campaign": "the UTM campaign of the lead's latest touch",
 }
+#: The attribution breakdowns: ``leads`` columns of the same names (docs/website-tracking.md).
+_TOUCH_COLUMNS = tuple(name for name in DIMENSIONS if name.startswith(("first_", "latest_")))
 
 _TS = pa.timestamp("us", tz="UTC")
 _LEAD_TYPES: dict[str, pa.DataType] = {
@@ -46,6 +56,7 @@ _LEAD_TYPES: dict[str, pa.DataType] = {
     "owner": pa.string(),
     "account_id": pa.string(),
     "attributes": pa.string(),
+    **dict.fromkeys(_TOUCH_COLUMNS, pa.string()),
 }
 _CHANGE_TYPES: dict[str, pa.DataType] = {
     "lead_id": pa.string(),
@@ -92,7 +103,7 @@ def attribute_text(documents: Iterable[str | None], key: str) -> pa.Array:
 
 
 def read_history(url: str) -> History:
-    """Leads (with account fields and ``landing_page``) and the stage history."""
+    """Leads (with account fields, ``landing_page`` and their touches) and the stage history."""
     backend = make_url(url).get_backend_name()
     as_text = "{}" if backend == "sqlite" else "CAST({} AS TEXT)"
     tables = read_tables(
@@ -101,8 +112,9 @@ def read_history(url: str) -> History:
             "leads": (
                 "SELECT l.id AS lead_id, l.email, l.created_at, l.stage, l.source, l.channel, "
                 "l.campaign, coalesce(l.country, a.country) AS country, a.industry, a.tier, "
-                f"a.owner, l.account_id, {as_text.format('l.attributes')} AS attributes "
-                "FROM leads l LEFT JOIN accounts a ON a.id = l.account_id ORDER BY l.id",
+                f"a.owner, l.account_id, {as_text.format('l.attributes')} AS attributes, "
+                + ", ".join(f"l.{name}" for name in _TOUCH_COLUMNS)
+                + " FROM leads l LEFT JOIN accounts a ON a.id = l.account_id ORDER BY l.id",
                 _LEAD_TYPES,
             ),
             "changes": (
