@@ -8,6 +8,8 @@
   leadgate type (``email.clicked``) passes through; any other name becomes a
   lower-case type (``Demo Requested`` -> ``demo_requested``).
 * ``page``: a ``page.viewed`` event with the URL in ``properties.url``.
+* ``identify``, ``track``, ``page`` (and kept calls, when replayed) also update the
+  lead's first and latest touch from their UTM and referrer (leadgate.leads.touches).
 
 ``messageId`` is the event id, so a retried delivery is stored once. The lead of
 a ``track``/``page`` is the ``userId`` (a lead id, or an e-mail), else
@@ -41,10 +43,19 @@ from leadgate.events.schemas import EventCreate, check_event_type
 from leadgate.exceptions import LeadgateError, NotFoundError
 from leadgate.ingest.live import LiveLeads
 from leadgate.ingest.models import AnonymousMessage
+from leadgate.ingest.screening import (
+    ScreeningPolicy,
+    Verdict,
+    current_policy,
+    log_screened,
+    screen,
+)
 from leadgate.ingest.service import IngestResult, ingest_events
-from leadgate.leads.models import LeadAlias
+from leadgate.leads.attribution import clean_text, touch_from_context
+from leadgate.leads.models import Lead, LeadAlias
 from leadgate.leads.schemas import LeadCreate
 from leadgate.leads.service import find_lead, upsert_lead
+from leadgate.leads.touches import record_touch
 from leadgate.scorecards.service import score_leads
 from leadgate.scoring.nodes import ScoringModel
 
@@ -129,6 +140,8 @@ class SegmentResult:
     parked: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     ingest: IngestResult = field(default_factory=IngestResult)
+    #: acknowledged, not stored: how many per reason ("bot", "declined"; ingest/screening.py)
+    screened: dict[str, int] = field(default_factory=dict)
 
 
 def _anonymous_alias(anonymous_id: str) -> str:
@@ -184,7 +197,9 @@ def _lead_ref(session: Session, message: SegmentMessage) -> str:
     )
 
 
-def _identify(session: Session, message: SegmentMessage, now: datetime) -> str:
+def _identify(
+    session: Session, message: SegmentMessage, now: datetime, public: bool = False
+) -> str:
     traits = dict(message.traits)
     if not traits.get("email") and isinstance(message.context.get("traits"), dict):
         traits = {**message.context["traits"], **traits}
@@ -199,7 +214,22 @@ def _identify(session: Session, message: SegmentMessage, now: datetime) -> str:
     if "email" not in fields:
         raise LeadgateError("identify: traits.email is required to create or find a lead")
     user = _user(message)
-    if user is not None and len(user) <= 64 and "@" not in user:
+    if public:
+        # a public key's identify may create a lead and fill what a known one lacks,
+        # never overwrite it nor name a lead id (which could merge two leads)
+        known = find_lead(session, ref=fields["email"])
+        if known is not None:
+            fields = {
+                name: value
+                for name, value in fields.items()
+                if name == "email" or getattr(known, name, None) in (None, "")
+            }
+            attributes = {
+                name: value
+                for name, value in attributes.items()
+                if name not in (known.attributes or {})
+            }
+    elif user is not None and len(user) <= 64 and "@" not in user:
         fields["id"] = user
     lead, _ = upsert_lead(
         session, data=LeadCreate(**fields, attributes=attributes), now=now, actor="segment"
@@ -277,6 +307,19 @@ def _group(session: Session, message: SegmentMessage, now: datetime) -> str:
     return lead.id
 
 
+def _touch(session: Session, message: SegmentMessage, lead_id: str, now: datetime) -> None:
+    """Fold the call's campaign and referrer into its lead's first and latest touch
+    (leadgate.leads.attribution), in the call's transaction."""
+    try:
+        at = _when(message, now)
+    except ValueError:
+        return  # an identify's bad timestamp never refused it; it is no touch either
+    touch = touch_from_context(message.context, at)
+    lead = None if touch is None else session.get(Lead, lead_id)
+    if touch is not None and lead is not None:
+        record_touch(lead, touch)
+
+
 def _event(
     message: SegmentMessage, ref: str, names: Mapping[str, str], now: datetime
 ) -> EventCreate:
@@ -299,8 +342,9 @@ def _event(
         lead_id=ref,
         type=event_type,
         occurred_at=_when(message, now),
-        channel=campaign.get("medium") or campaign.get("source"),
-        campaign=campaign.get("name"),
+        # UTM values are anyone's: text only, cut to the columns, never a refusal
+        channel=clean_text(campaign.get("medium"), 200) or clean_text(campaign.get("source"), 200),
+        campaign=clean_text(campaign.get("name"), 300),
         properties=properties,
     )
 
@@ -313,20 +357,37 @@ def apply_segment(
     names: Mapping[str, str],
     now: datetime,
     live: LiveLeads | None = None,
+    policy: ScreeningPolicy | None = None,
+    key_id: str | None = None,
+    public: bool = False,
 ) -> SegmentResult:
-    """Apply messages in order; each one is all or nothing, a bad one is reported, not stored."""
+    """Apply messages in order; each one is all or nothing, a bad one is reported, not stored.
+
+    ``public``: sent with a public (browser) key, whose ``identify`` only fills a known
+    lead's empty fields (docs/website-tracking.md, the trust model).
+
+    A bot's message, or one whose consent context declines (``policy``, default: the
+    settings'), is acknowledged and counted in ``screened``, and nothing of it is stored.
+    """
     result = SegmentResult()
     events: list[EventCreate] = []
     touched: set[str] = set()
+    policy = policy if policy is not None else current_policy()
     for index, raw in enumerate(messages):
+        verdict = screen(raw, policy)
+        if verdict is not Verdict.KEEP:  # a bot's, or declined: acknowledged, nothing kept
+            result.screened[verdict] = result.screened.get(verdict, 0) + 1
+            result.accepted += 1
+            continue
         try:
             with session.begin_nested():
                 message = SegmentMessage.model_validate(raw)
                 kind = message.type
                 if kind == "identify":
-                    lead_id = _identify(session, message, now)
+                    lead_id = _identify(session, message, now, public)
                     touched.add(lead_id)
                     events.extend(_replayed(session, message.anonymous_id, lead_id, names, now))
+                    _touch(session, message, lead_id, now)  # after the (older) visits
                 elif kind == "group":
                     touched.add(_group(session, message, now))
                 elif kind in ("track", "page", "screen"):
@@ -339,6 +400,7 @@ def apply_segment(
                         # stored with the request's other events below, then scored once
                         ref = ref if ref is not None else _lead_ref(session, message)
                         events.append(_event(message, ref, names, now))
+                        _touch(session, message, ref, now)
                 elif kind == "alias":
                     # previousId (the anonymous visitor) becomes the userId's lead
                     previous = raw.get("previousId")
@@ -366,6 +428,7 @@ def apply_segment(
     if leftover:
         _, qualified = score_leads(session, lead_ids=sorted(leftover), model=model, as_of=now)
         result.ingest.qualified.extend(qualified)
+    log_screened(result.screened, key_id=key_id)
     return result
 
 
@@ -380,7 +443,9 @@ def _replayed(
     replayed = []
     for stored in _link(session, anonymous_id, lead_id, now):
         try:
-            replayed.append(_event(SegmentMessage.model_validate(stored), lead_id, names, now))
+            message = SegmentMessage.model_validate(stored)
+            replayed.append(_event(message, lead_id, names, now))
+            _touch(session, message, lead_id, now)  # touches made while anonymous count
         except (ValidationError, LeadgateError, ValueError):
             continue  # checked when it was kept; a model change cannot lose the others
     return replayed
