@@ -13,6 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from leadgate.accounts.models import Account
 from leadgate.common.ids import utcnow
 from leadgate.config import Settings
 from leadgate.db.engine import Database
@@ -202,6 +203,33 @@ class TestOrigins:
         assert [(lead.id, lead.first_name, lead.title) for lead in leads] == [
             ("ld_boss", "Jana", "CEO")
         ]
+
+    def test_a_public_group_never_changes_a_known_account_nor_moves_a_lead(
+        self, site: tuple[Service, str]
+    ) -> None:
+        service, key = site
+        server = {"Authorization": f"Bearer {service.keys['ingest']}"}
+        with httpx.Client(base_url=service.url, headers=server, timeout=10) as client:
+            client.post("/v1/identify", json={"userId": "ld_eva", "traits": {"email": "eva@t.cz"}})
+            client.post(
+                "/v1/group",
+                json={
+                    "userId": "ld_eva",
+                    "groupId": "acme",
+                    "traits": {"name": "Acme", "industry": "manufacturing", "employees": 120},
+                },
+            )
+        visit = {"writeKey": key, "anonymousId": "v-7", "userId": "eva@t.cz"}
+        moved = {**visit, "groupId": "other", "traits": {"name": "Other"}}
+        assert _post(service.url, "/v1/g", moved, Origin=SITE).status_code == 200
+        changed = {**visit, "groupId": "acme", "traits": {"industry": "retail", "plan": "1"}}
+        assert _post(service.url, "/v1/g", changed, Origin=SITE).status_code == 200
+        with service.database.session() as session:
+            lead = session.get(Lead, "ld_eva")
+            acme = session.get(Account, "acme")
+            assert lead is not None and acme is not None
+            assert lead.account_id == "acme"  # not moved to "other"
+            assert (acme.industry, acme.employees, acme.tier) == ("manufacturing", 120, "1")
 
     def test_a_public_key_is_rate_limited_per_client(self, site: tuple[Service, str]) -> None:
         service, key = site

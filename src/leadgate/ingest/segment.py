@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from leadgate.accounts.models import Account
 from leadgate.accounts.schemas import AccountCreate
 from leadgate.accounts.service import upsert_account
 from leadgate.common.text import parse_timestamp
@@ -284,7 +285,7 @@ def expire_anonymous(session: Session, *, before: datetime) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _group(session: Session, message: SegmentMessage, now: datetime) -> str:
+def _group(session: Session, message: SegmentMessage, now: datetime, public: bool = False) -> str:
     if message.group_id is None or not str(message.group_id).strip():
         raise LeadgateError("group: groupId is required")
     fields: dict[str, Any] = {"id": str(message.group_id).strip()}
@@ -297,13 +298,31 @@ def _group(session: Session, message: SegmentMessage, now: datetime) -> str:
             attributes[key] = value
     if isinstance(fields.get("domain"), str):
         fields["domain"] = re.sub(r"^https?://(www\.)?", "", fields["domain"]).split("/")[0]
+    lead = find_lead(session, ref=_lead_ref(session, message))
+    assert lead is not None
+    if public:
+        # as a public identify: create the account, fill what a known one lacks, and
+        # link a lead that has none; never change a known account or move a lead
+        known = session.get(Account, fields["id"])
+        if known is None and isinstance(fields.get("domain"), str):
+            known = session.scalar(select(Account).where(Account.domain == fields["domain"]))
+        if known is not None:
+            fields = {
+                name: value
+                for name, value in fields.items()
+                if name == "id" or getattr(known, name, None) in (None, "")
+            }
+            attributes = {
+                name: value
+                for name, value in attributes.items()
+                if name not in (known.attributes or {})
+            }
     account, _ = upsert_account(
         session, data=AccountCreate(**fields, attributes=attributes), now=now
     )
-    lead = find_lead(session, ref=_lead_ref(session, message))
-    assert lead is not None
-    lead.account_id = account.id
-    lead.updated_at = now
+    if not public or lead.account_id is None:
+        lead.account_id = account.id
+        lead.updated_at = now
     return lead.id
 
 
@@ -363,8 +382,8 @@ def apply_segment(
 ) -> SegmentResult:
     """Apply messages in order; each one is all or nothing, a bad one is reported, not stored.
 
-    ``public``: sent with a public (browser) key, whose ``identify`` only fills a known
-    lead's empty fields (docs/website-tracking.md, the trust model).
+    ``public``: sent with a public (browser) key, whose ``identify`` and ``group`` only
+    fill what a known lead or account lacks (docs/website-tracking.md, the trust model).
 
     A bot's message, or one whose consent context declines (``policy``, default: the
     settings'), is acknowledged and counted in ``screened``, and nothing of it is stored.
@@ -389,7 +408,7 @@ def apply_segment(
                     events.extend(_replayed(session, message.anonymous_id, lead_id, names, now))
                     _touch(session, message, lead_id, now)  # after the (older) visits
                 elif kind == "group":
-                    touched.add(_group(session, message, now))
+                    touched.add(_group(session, message, now, public))
                 elif kind in ("track", "page", "screen"):
                     ref = _known_ref(session, message)
                     if ref is None and message.anonymous_id and message.anonymous_id.strip():
