@@ -87,10 +87,16 @@ class TestBrowserPaths:
             "batch": [
                 {"type": "page", "anonymousId": "v-2", "properties": {"url": "/"}},
                 {"type": "track", "event": "Clicked"},  # no visitor: refused for a public key
+                {
+                    "type": "page",
+                    "anonymousId": "v-8",
+                    "context": {"userAgent": "Mozilla/5.0 (compatible; Googlebot/2.1)"},
+                },
             ],
         }
         answer = _post(service.url, "/v1/b", body, Origin=SITE).json()
         assert answer["parked"] == 1
+        assert answer["accepted"] == 2 and answer["screened"] == {"bot": 1}
         assert answer["rejected"] == [
             {"index": 1, "error": "anonymousId: required with a public key"}
         ]

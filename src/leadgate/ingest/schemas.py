@@ -36,9 +36,11 @@ class SegmentAck(BaseModel):
 
 class SegmentBatchAnswer(BaseModel):
     """Each message applied on its own: how many were stored, kept for an anonymous
-    visitor (``parked``), and which were refused, by index, with why."""
+    visitor (``parked``), and which were refused, by index, with why; ``screened``:
+    of the accepted, how many were a bot's or declined consent (nothing of them kept)."""
 
     success: bool
     accepted: int
     parked: int
     rejected: list[dict[str, Any]]
+    screened: dict[str, int] = {}

@@ -245,6 +245,7 @@ async def _batch(request: Request, query_key: bool = False) -> dict[str, Any]:
         "accepted": result.accepted,
         "parked": result.parked,
         "rejected": sorted([*rejected, *result.rejected], key=lambda item: item["index"]),
+        "screened": {str(reason): count for reason, count in result.screened.items()},
     }
 
 
