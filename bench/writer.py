@@ -149,7 +149,7 @@ def sql_floor(written: Any, folder: Path, groups: list[Any], *, leads: int) -> f
     from leadgate.common.ids import utcnow
     from leadgate.db.engine import open_database
     from leadgate.events.service import _SQLITE_INSERT, _json_text, sqlite_time
-    from leadgate.scorecards.service import _SQLITE_UPSERT
+    from leadgate.scorecards.store import _SQLITE_UPSERT
 
     with written.session() as session:
         cards = {

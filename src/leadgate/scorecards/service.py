@@ -12,19 +12,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import orjson
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from leadgate.accounts.models import Account
 from leadgate.common.ids import utcnow
-from leadgate.events.service import load_event_records, sqlite_time
+from leadgate.events.service import load_event_records
 from leadgate.leads.models import Lead, StageChange
 from leadgate.leads.service import change_stage
 from leadgate.lifecycle import AUTO_QUALIFY_FROM, Stage
 from leadgate.scorecards.adjustments import counted_adjustments, load_adjustments
 from leadgate.scorecards.inputs import lead_inputs, stored_inputs
 from leadgate.scorecards.models import Prediction, StoredScorecard
+from leadgate.scorecards.store import stored_scorecard, upsert_scorecards
 from leadgate.scoring.evaluator import Member, evaluate_account
 from leadgate.scoring.nodes import ScoringModel
 from leadgate.scoring.records import (
@@ -119,25 +119,6 @@ def account_record(account: Account) -> AccountRecord:
 def qualification_reason(card: Scorecard) -> str:
     """The history-row reason: model version plus the deciding values."""
     return f"qualified by {card.model_label}: {card.verdict()}; top rules: {card.reasons()}"
-
-
-def stored_scorecard(
-    card: Scorecard, *, computed_at: datetime, inputs_digest: str | None
-) -> dict[str, object]:
-    """Column values of a scorecard row."""
-    return {
-        "lead_id": card.lead_id,
-        "model_name": card.model_name,
-        "model_version": card.model_version,
-        "as_of": card.as_of,
-        "scores": card.scores,
-        "grade": card.grade,
-        "mql": card.mql,
-        "breakdown": card.to_dict(),
-        "computed_at": computed_at,
-        "inputs_digest": inputs_digest,
-        "counted_events": card.counted_json().decode(),
-    }
 
 
 def counted_events(lead: Lead, events: list[EventRecord]) -> list[EventRecord]:
@@ -441,76 +422,6 @@ def score_leads(
     cards, digests = _rescore_recycled(session, model, as_of, cards, qualified, digests)
     upsert_scorecards(session, cards=cards, computed_at=utcnow(), inputs_digests=digests)
     return cards, qualified
-
-
-def _json(value: object) -> str:
-    return orjson.dumps(value).decode("utf-8")
-
-
-_UPSERT = (
-    "INSERT INTO scorecards (lead_id, model_name, model_version, as_of, scores, grade, mql, "
-    "breakdown, computed_at, inputs_digest, counted_events) VALUES ({values}) "
-    "ON CONFLICT (lead_id) DO UPDATE SET model_name = excluded.model_name, "
-    "model_version = excluded.model_version, "
-    "as_of = excluded.as_of, scores = excluded.scores, grade = excluded.grade, "
-    "mql = excluded.mql, breakdown = excluded.breakdown, computed_at = excluded.computed_at, "
-    "inputs_digest = excluded.inputs_digest, counted_events = excluded.counted_events"
-)
-_SQLITE_UPSERT = _UPSERT.format(values=", ".join(["?"] * 11))
-_POSTGRESQL_UPSERT = _UPSERT.format(
-    values="%s, %s, %s, %s, %s::jsonb, %s, %s, %s::jsonb, %s, %s, %s"
-)
-
-
-def upsert_scorecards(
-    session: Session,
-    *,
-    cards: Sequence[Scorecard],
-    computed_at: datetime,
-    inputs_digests: Mapping[str, str],
-) -> None:
-    """Replace the stored scorecards of these leads (one statement for all of them).
-
-    ``inputs_digests``: each lead's inputs digest as the evaluation read it (see
-    :func:`evaluate_to_store`; a lead missing from it is stored as unknown).
-
-    Values are encoded as the ORM columns store them (UTC text on SQLite,
-    timestamptz and JSONB on PostgreSQL), as the bulk event insert does; the JSON
-    is written by orjson (same values as ``json``, compact, several times faster).
-    """
-    if not cards:
-        return
-    connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect not in ("sqlite", "postgresql"):
-        raise NotImplementedError(f"no scorecard upsert for {dialect}")
-    instants: dict[datetime, object] = {}  # a group's cards share their instant
-
-    def instant(value: datetime) -> object:
-        if dialect == "postgresql":
-            return value
-        known = instants.get(value)
-        return known if known is not None else instants.setdefault(value, sqlite_time(value))
-
-    when = instant(computed_at)
-    rows = [
-        (
-            card.lead_id,
-            card.model_name,
-            card.model_version,
-            instant(card.as_of),
-            _json(card.scores),
-            card.grade,
-            card.mql,
-            card.to_json().decode(),
-            when,
-            inputs_digests.get(card.lead_id),
-            card.counted_json().decode(),
-        )
-        for card in cards
-    ]
-    upsert = _SQLITE_UPSERT if dialect == "sqlite" else _POSTGRESQL_UPSERT
-    connection.exec_driver_sql(upsert, rows)
 
 
 def stage_counts(session: Session) -> dict[str, int]:
