@@ -295,3 +295,27 @@ class TestRateLimiter:
         assert limiter.wait("k", "c", now=0.0) == pytest.approx(1.0)
         assert limiter.wait("k", "other", now=0.0) == 0  # per client
         assert limiter.wait("k", "c", now=2.0) == 0  # one token a second
+
+
+class TestScreeningSettings:
+    def test_the_service_screens_as_its_own_settings_say(
+        self, db: Database, database_url: str
+    ) -> None:
+        """Settings given to the app (not only the environment) decide: with bot
+        screening off, a crawler's visit is kept like any other."""
+        from leadgate.api import create_app
+        from leadgate.scoring import load_model
+
+        settings = Settings(database_url=database_url, screen_bots=False)
+        app = create_app(settings=settings, database=db, model=load_model(MODEL))
+        with db.session() as session:
+            _, key = create_key(session, name="server", scope="ingest", now=utcnow())
+        server, thread, url = start_server(app)
+        try:
+            bot = {"userAgent": "Mozilla/5.0 (compatible; Googlebot/2.1)"}
+            body = {"batch": [{"type": "page", "anonymousId": "crawler", "context": bot}]}
+            answer = _post(url, "/v1/batch", body, Authorization=f"Bearer {key}").json()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+        assert answer["parked"] == 1 and answer["screened"] == {}

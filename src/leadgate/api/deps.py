@@ -25,6 +25,7 @@ from leadgate.config import Settings
 from leadgate.db.engine import Database
 from leadgate.ingest.browser import AllowedOrigins, RateLimiter
 from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.screening import ScreeningPolicy
 from leadgate.ingest.writer import GroupWriter
 from leadgate.keys.service import Scope, allows, authenticate, public_origins
 from leadgate.leads.models import StageChange
@@ -128,6 +129,8 @@ class ServiceState:
     allowed_origins: AllowedOrigins = field(init=False)
     #: calls per public key and client address
     public_rate: RateLimiter = field(init=False)
+    #: which tracking calls are kept (LEADGATE_SCREEN_BOTS, LEADGATE_CONSENT_REQUIRED)
+    screening: ScreeningPolicy = field(init=False)
 
     def __post_init__(self) -> None:
         self.reads = self.database.with_own_pool()
@@ -138,6 +141,7 @@ class ServiceState:
         )
         self.allowed_origins = AllowedOrigins(self.settings.cors_origins, self._public_origins)
         self.public_rate = RateLimiter(self.settings.public_key_rate)
+        self.screening = ScreeningPolicy.from_settings(self.settings)
 
     def _public_origins(self) -> set[str]:
         with self.reads.snapshot() as db_session:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -16,6 +16,7 @@ from leadgate.common.driver_sql import any_of, fetch
 from leadgate.events.schemas import EventCreate
 from leadgate.exceptions import LeadgateError
 from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.screening import ScreeningPolicy
 from leadgate.ingest.segment import apply_segment
 from leadgate.ingest.service import ingest_requests
 from leadgate.leads.models import StageChange
@@ -95,6 +96,8 @@ class GroupContext:
     live: LiveLeads
     keys: ForgetsKeys
     handoff: Callable[[Session, Sequence[StageChange], datetime], None]
+    #: which tracking calls are kept (bots, consent: the service's settings)
+    screening: ScreeningPolicy = field(default_factory=ScreeningPolicy)
 
 
 @dataclass
@@ -169,6 +172,7 @@ def apply_group(
                 names=context.event_names,
                 now=now,
                 live=context.live,
+                policy=context.screening,
                 public=job.public,
                 key_id=job.key_id,
             )

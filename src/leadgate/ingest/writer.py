@@ -69,6 +69,7 @@ from leadgate.ingest.group import (
     settle,
 )
 from leadgate.ingest.live import LiveLeads
+from leadgate.ingest.screening import ScreeningPolicy
 from leadgate.ingest.segment import SegmentResult
 from leadgate.ingest.service import IngestResult
 from leadgate.leads.models import StageChange
@@ -85,6 +86,7 @@ class WriterHost(Protocol):
 
     model: ScoringModel
     event_names: dict[str, str]
+    screening: ScreeningPolicy
     database: Database
     writes: Database
     write_lock: threading.Lock
@@ -194,6 +196,7 @@ class GroupWriter:
             live=self.live,
             keys=service.keys,
             handoff=service.handoff,
+            screening=service.screening,
         )
 
     def _apply(self, jobs: list[Job]) -> None:
